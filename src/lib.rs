@@ -1,0 +1,12 @@
+//! offline-access: sign in with Google, then let the server work for the user.
+//!
+//! See `docs/ARCHITECTURE.md` for a tour of the modules.
+
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod google;
+pub mod startup;
+pub mod store;
+pub mod vault;
+pub mod web;

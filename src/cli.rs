@@ -1,1 +1,72 @@
-//! Command line: `serve` (default), `emulator`, `migrate`.
+//! Command line: `serve` (the default), `emulator`, `migrate`.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, Settings};
+use crate::emulator::EmulatorArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "offline-access", version, about = "Sign in with Google, then let the server work for the user")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app (the default). Without GOOGLE_CLIENT_SECRET_FILE, the Google emulator
+    /// starts in-process on EMULATOR_BIND.
+    Serve,
+    /// Run the Google emulator on its own (for your end-to-end tests).
+    Emulator(EmulatorArgs),
+    /// Run pending database migrations and exit.
+    Migrate,
+}
+
+/// How a command failed: bad configuration exits 2, anything else 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Other(_) => 1,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
+        Command::Migrate => {
+            let settings = Settings::from_env()?;
+            let db = crate::startup::connect_db(&settings).await?;
+            let ran = db.migrate()?;
+            println!("database is up to date ({ran} migrations applied now)");
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> Result<(), CliError> {
+    let settings = Settings::from_env()?;
+    let origin = settings.origin();
+    let running = crate::startup::start(settings).await?;
+    println!("offline-access is listening on {origin}/ (port {})", running.port);
+    match &running.emulator_url {
+        Some(url) => {
+            println!("EMULATOR MODE: no GOOGLE_CLIENT_SECRET_FILE is set, so Google is emulated at {url}/");
+            println!("Open {origin}/ and sign in as alice@example.test, bob@example.test or admin@example.test (no password).");
+        }
+        None => println!("Using the configured Google client; open {origin}/ to sign in."),
+    }
+    running.server.await.map_err(anyhow::Error::from)?;
+    Ok(())
+}

@@ -1,1 +1,342 @@
-//! (work in progress)
+//! Settings from the environment (see `.env.example` for every variable).
+//!
+//! `Settings` is built once in `main` (or by a test) and passed down; nothing reads the
+//! environment after start-up.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Minimum length of `SECRET_KEY`.
+pub const MIN_SECRET_LEN: usize = 64;
+
+/// A configuration mistake: one line that says what to set.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn bad(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+/// Where the app's OAuth client and Google's endpoints come from.
+#[derive(Debug, Clone)]
+pub enum GoogleSource {
+    /// No client secret configured: run the emulator in-process on this address.
+    Emulator { bind: String },
+    /// A real provider: a downloaded client secret plus the issuer to discover.
+    Provider {
+        client: ClientSecret,
+        issuer: Url,
+        api_base: Url,
+    },
+}
+
+/// The parts of Google's `client_secret.json` the app uses.
+#[derive(Clone)]
+pub struct ClientSecret {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecret")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl ClientSecret {
+    /// Parses Google's download format: `{"web": {...}}` (or `{"installed": {...}}`).
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            client_id: String,
+            client_secret: String,
+            #[serde(default)]
+            redirect_uris: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct File {
+            web: Option<Inner>,
+            installed: Option<Inner>,
+        }
+        let file: File = serde_json::from_str(json).map_err(|e| {
+            bad(format!(
+                "GOOGLE_CLIENT_SECRET_FILE is not a client secret JSON file downloaded from Google ({e})"
+            ))
+        })?;
+        let inner = file.web.or(file.installed).ok_or_else(|| {
+            bad("GOOGLE_CLIENT_SECRET_FILE has neither a \"web\" nor an \"installed\" client")
+        })?;
+        if inner.client_id.is_empty() || inner.client_secret.is_empty() {
+            return Err(bad(
+                "GOOGLE_CLIENT_SECRET_FILE lacks client_id or client_secret",
+            ));
+        }
+        Ok(Self {
+            client_id: inner.client_id,
+            client_secret: SecretString::from(inner.client_secret),
+            redirect_uris: inner.redirect_uris,
+        })
+    }
+}
+
+/// Everything the app needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public origin of the app, e.g. `http://127.0.0.1:8080` (no trailing slash).
+    pub base_url: Url,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    pub google: GoogleSource,
+    /// Master secret; session and encryption keys are derived from it.
+    pub secret_key: SecretString,
+    /// Emails (lower case) that get the admin role at sign-in.
+    pub admin_emails: Vec<String>,
+    /// Database pool size and how long a request waits for a connection.
+    pub db_pool_size: u32,
+    pub db_timeout: std::time::Duration,
+    /// Lifetime of a session without activity.
+    pub session_ttl: chrono::Duration,
+    /// Shown on the landing page in emulator mode: how to sign in as a seeded account.
+    pub demo_hint: Option<String>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let base = get("APP_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let base_url = parse_origin("APP_BASE_URL", &base)?;
+        let bind = get("BIND").unwrap_or_else(|| default_bind(&base_url));
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/offline-access.db".into());
+        crate::store::Backend::from_url(&database_url).map_err(|e| bad(e.to_string()))?;
+
+        let google = match get("GOOGLE_CLIENT_SECRET_FILE") {
+            None => GoogleSource::Emulator {
+                bind: get("EMULATOR_BIND").unwrap_or_else(|| "127.0.0.1:8081".into()),
+            },
+            Some(path) => {
+                let json = std::fs::read_to_string(&path).map_err(|e| {
+                    bad(format!("GOOGLE_CLIENT_SECRET_FILE={path} cannot be read: {e}"))
+                })?;
+                let client = ClientSecret::parse(&json)?;
+                let issuer = get("GOOGLE_ISSUER")
+                    .unwrap_or_else(|| "https://accounts.google.com".into());
+                let issuer = Url::parse(&issuer)
+                    .map_err(|e| bad(format!("GOOGLE_ISSUER is not a URL ({e})")))?;
+                let api = get("GOOGLE_API_BASE")
+                    .unwrap_or_else(|| "https://www.googleapis.com".into());
+                let api_base = parse_origin("GOOGLE_API_BASE", &api)?;
+                GoogleSource::Provider {
+                    client,
+                    issuer,
+                    api_base,
+                }
+            }
+        };
+
+        let secret_key = match (get("SECRET_KEY"), get("SECRET_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(bad("set SECRET_KEY or SECRET_KEY_FILE, not both"));
+            }
+            (Some(key), None) => SecretString::from(key),
+            (None, Some(path)) => SecretString::from(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| bad(format!("SECRET_KEY_FILE={path} cannot be read: {e}")))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => match &google {
+                GoogleSource::Emulator { .. } => {
+                    load_or_generate_secret(Path::new("data/secret.key"))?
+                }
+                GoogleSource::Provider { .. } => {
+                    return Err(bad(
+                        "SECRET_KEY or SECRET_KEY_FILE must be set when GOOGLE_CLIENT_SECRET_FILE is \
+                         (e.g. SECRET_KEY=\"$(openssl rand -base64 48)\")",
+                    ));
+                }
+            },
+        };
+        if secret_key.expose_secret().chars().count() < MIN_SECRET_LEN {
+            return Err(bad(format!(
+                "SECRET_KEY must be at least {MIN_SECRET_LEN} characters of random text \
+                 (e.g. `openssl rand -base64 48`)"
+            )));
+        }
+
+        let admin_emails = get("ADMIN_EMAILS")
+            .map(|v| {
+                v.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.trim().to_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let db_pool_size = parse_num(&get, "DB_POOL_SIZE", 10)?;
+        let db_timeout = std::time::Duration::from_secs(parse_num(&get, "DB_TIMEOUT_SECS", 5)?);
+        let session_ttl = chrono::Duration::hours(parse_num(&get, "SESSION_TTL_HOURS", 24 * 7)?);
+
+        Ok(Self {
+            base_url,
+            bind,
+            database_url,
+            google,
+            secret_key,
+            admin_emails,
+            db_pool_size,
+            db_timeout,
+            session_ttl,
+            demo_hint: None,
+        })
+    }
+
+    /// The OAuth redirect URI registered for this app.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/oauth2callback", self.origin())
+    }
+
+    /// `APP_BASE_URL` without a trailing slash.
+    pub fn origin(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}
+
+fn parse_num<T: std::str::FromStr + Copy>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{name} must be a whole number (got {v:?})"))),
+    }
+}
+
+fn parse_origin(name: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| bad(format!("{name} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad(format!("{name} must be an http(s) URL, got {value:?}")));
+    }
+    Ok(url)
+}
+
+fn default_bind(base: &Url) -> String {
+    let port = base.port_or_known_default().unwrap_or(8080);
+    format!("127.0.0.1:{port}")
+}
+
+/// Reads the generated development secret, or creates it (mode 0600).
+fn load_or_generate_secret(path: &Path) -> Result<SecretString, ConfigError> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(SecretString::from(s.trim().to_string()));
+    }
+    use base64::Engine;
+    use rand::RngCore;
+    // 48 random bytes are 64 base64 characters.
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path)?;
+        std::io::Write::write_all(&mut f, key.as_bytes())
+    };
+    write().map_err(|e| {
+        bad(format!(
+            "could not create {} ({e}); set SECRET_KEY or SECRET_KEY_FILE",
+            path.display()
+        ))
+    })?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(SecretString::from(key))
+}
+
+/// Path of the SQLite file for a `sqlite://` URL, if any (used to create its folder).
+pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    database_url
+        .strip_prefix("sqlite://")
+        .map(PathBuf::from)
+        .filter(|p| p.as_os_str() != ":memory:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const KEY: &str = "0123456789012345678901234567890123456789012345678901234567890123456789";
+
+    #[test]
+    fn short_secret_is_refused_with_advice() {
+        let err = settings(&[("SECRET_KEY", "short")]).unwrap_err();
+        assert!(err.0.contains("at least 64"), "{err}");
+    }
+
+    #[test]
+    fn both_secret_forms_are_refused() {
+        let err = settings(&[("SECRET_KEY", KEY), ("SECRET_KEY_FILE", "/x")]).unwrap_err();
+        assert!(err.0.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn bad_database_url_is_refused() {
+        let err = settings(&[("SECRET_KEY", KEY), ("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(err.0.contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn defaults_use_emulator_and_local_sqlite() {
+        let s = settings(&[("SECRET_KEY", KEY)]).unwrap();
+        assert_eq!(s.redirect_uri(), "http://127.0.0.1:8080/oauth2callback");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert!(matches!(s.google, GoogleSource::Emulator { .. }));
+        assert!(!s.https());
+    }
+
+    #[test]
+    fn client_secret_in_google_format_parses() {
+        let c = ClientSecret::parse(
+            r#"{"web":{"client_id":"abc.apps.googleusercontent.com","client_secret":"s","redirect_uris":["http://x/cb"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.client_id, "abc.apps.googleusercontent.com");
+        assert!(!format!("{c:?}").contains("\"s\""));
+        assert!(ClientSecret::parse("{}").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! Drive v3: one page of the user's files.
+
+use serde::Deserialize;
+
+use super::GoogleError;
+use crate::vault::Token;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveFile {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub mime_type: String,
+    pub modified_time: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileList {
+    #[serde(default)]
+    pub files: Vec<DriveFile>,
+    pub next_page_token: Option<String>,
+}
+
+/// Lists one page of files, newest first.
+pub async fn list_files(
+    http: &reqwest::Client,
+    api_base: &url::Url,
+    token: &Token,
+    page_size: u32,
+    page_token: Option<&str>,
+) -> Result<FileList, GoogleError> {
+    let mut url = api_base
+        .join("drive/v3/files")
+        .map_err(|e| GoogleError::Unavailable(e.into()))?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("pageSize", &page_size.to_string())
+            .append_pair("orderBy", "modifiedTime desc")
+            .append_pair(
+                "fields",
+                "nextPageToken,files(id,name,mimeType,modifiedTime)",
+            );
+        if let Some(t) = page_token {
+            q.append_pair("pageToken", t);
+        }
+    }
+    let response = http
+        .get(url)
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive request failed: {e}")))?;
+    match response.status().as_u16() {
+        200 => response
+            .json()
+            .await
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive answered badly: {e}"))),
+        401 => Err(GoogleError::Unauthorized),
+        403 => Err(GoogleError::InsufficientScope),
+        status => Err(GoogleError::Unavailable(anyhow::anyhow!(
+            "Drive answered {status}"
+        ))),
+    }
+}
+
+/// A MIME type as people say it.
+pub fn kind_label(mime: &str) -> &str {
+    match mime {
+        "application/vnd.google-apps.folder" => "Folder",
+        "application/vnd.google-apps.document" => "Google Doc",
+        "application/vnd.google-apps.spreadsheet" => "Google Sheet",
+        "application/vnd.google-apps.presentation" => "Google Slides",
+        "application/pdf" => "PDF",
+        m if m.starts_with("image/") => "Image",
+        m if m.starts_with("text/") => "Text",
+        "" => "File",
+        m => m,
+    }
+}

@@ -1,0 +1,229 @@
+//! Authorization URL, code exchange and ID-token verification (openidconnect crate).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+};
+use secrecy::ExposeSecret;
+use tokio::sync::RwLock;
+
+use super::{GoogleConfig, GoogleError};
+use crate::store::users::Profile;
+use crate::vault::Token;
+
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How long discovery (and the keys it fetched) is trusted before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+
+/// What the authorization redirect needs remembered in the session.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct PendingAuth {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Options for one authorization request.
+#[derive(Debug, Default, Clone)]
+pub struct AuthRequest<'a> {
+    pub scopes: &'a [&'a str],
+    /// Force the consent screen (needed to get a refresh token again).
+    pub force_consent: bool,
+    pub login_hint: Option<&'a str>,
+}
+
+/// The useful parts of a successful code exchange.
+#[derive(Debug)]
+pub struct Grant {
+    pub profile: Profile,
+    pub access_token: Token,
+    pub refresh_token: Option<Token>,
+    pub expires_at: chrono::NaiveDateTime,
+    /// Granted scopes, space separated, as the provider reported them.
+    pub scopes: String,
+}
+
+/// The OAuth/OIDC side of the provider.
+pub struct OAuth {
+    config: GoogleConfig,
+    http: reqwest::Client,
+    discovered: RwLock<Option<(Instant, Arc<Client>)>>,
+}
+
+impl OAuth {
+    pub fn new(config: GoogleConfig, http: reqwest::Client) -> Self {
+        Self {
+            config,
+            http,
+            discovered: RwLock::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &GoogleConfig {
+        &self.config
+    }
+
+    /// The discovered client, fetched again once [`DISCOVERY_TTL`] has passed.
+    async fn client(&self) -> Result<Arc<Client>, GoogleError> {
+        if let Some((at, client)) = &*self.discovered.read().await {
+            if at.elapsed() < DISCOVERY_TTL {
+                return Ok(client.clone());
+            }
+        }
+        let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_string())
+            .map_err(|e| GoogleError::Unavailable(e.into()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("discovery failed: {e}")))?;
+        let redirect = RedirectUrl::new(self.config.redirect_uri.clone())
+            .map_err(|e| GoogleError::Unavailable(e.into()))?;
+        let client = Arc::new(
+            CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(self.config.client_id.clone()),
+                Some(ClientSecret::new(
+                    self.config.client_secret.expose_secret().to_string(),
+                )),
+            )
+            .set_redirect_uri(redirect),
+        );
+        *self.discovered.write().await = Some((Instant::now(), client.clone()));
+        Ok(client)
+    }
+
+    /// Builds the authorization URL (state, nonce, PKCE S256, offline access, incremental).
+    pub async fn authorize_url(
+        &self,
+        req: &AuthRequest<'_>,
+    ) -> Result<(url::Url, PendingAuth), GoogleError> {
+        let client = self.client().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut auth = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("include_granted_scopes", "true");
+        for scope in req.scopes.iter().filter(|s| **s != "openid") {
+            auth = auth.add_scope(Scope::new((*scope).to_string()));
+        }
+        if req.force_consent {
+            auth = auth.add_extra_param("prompt", "consent");
+        }
+        if let Some(hint) = req.login_hint {
+            auth = auth.add_extra_param("login_hint", hint);
+        }
+        let (url, state, nonce) = auth.url();
+        Ok((
+            url,
+            PendingAuth {
+                state: state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+            },
+        ))
+    }
+
+    /// Exchanges `code` and verifies the ID token (signature, iss, aud, exp, nonce, at_hash).
+    pub async fn exchange(&self, code: &str, pending: PendingAuth) -> Result<Grant, GoogleError> {
+        let client = self.client().await?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| GoogleError::Unavailable(e.into()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| GoogleError::InvalidIdToken("no id_token in the response".into()))?;
+        let verifier = client.id_token_verifier();
+        let nonce = Nonce::new(pending.nonce);
+        let claims: &CoreIdTokenClaims = id_token
+            .claims(&verifier, &nonce)
+            .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
+            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
+                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
+            if &actual != expected {
+                return Err(GoogleError::InvalidIdToken("at_hash does not match".into()));
+            }
+        }
+        let email = claims
+            .email()
+            .map(|e| e.as_str().to_string())
+            .ok_or_else(|| GoogleError::InvalidIdToken("no email claim".into()))?;
+        let profile = Profile {
+            sub: claims.subject().as_str().to_string(),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_else(|| email.clone()),
+            email_verified: claims.email_verified().unwrap_or(false),
+            picture: claims
+                .picture()
+                .and_then(|p| p.get(None))
+                .map(|p| p.as_str().to_string()),
+            email,
+        };
+        let lifetime = response
+            .expires_in()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or_else(|| chrono::Duration::seconds(3599));
+        let scopes = response
+            .scopes()
+            .map(|s| {
+                s.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        Ok(Grant {
+            profile,
+            access_token: Token::new(response.access_token().secret().clone()),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| Token::new(t.secret().clone())),
+            expires_at: crate::store::now() + lifetime,
+            scopes,
+        })
+    }
+}
+
+fn token_error<RE: std::error::Error + Send + Sync + 'static>(
+    e: RequestTokenError<RE, openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>,
+) -> GoogleError {
+    match e {
+        RequestTokenError::ServerResponse(r) => GoogleError::Rejected {
+            error: r.error().to_string(),
+        },
+        other => GoogleError::Unavailable(anyhow::anyhow!("token request failed: {other}")),
+    }
+}

@@ -1,0 +1,180 @@
+//! Storage: one connection type for SQLite and PostgreSQL, a pool, and a `Db::run` helper that
+//! keeps diesel off the async threads. `store` knows SQL; nothing above it does.
+
+pub mod credentials;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend; the variant follows `DATABASE_URL`'s scheme.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite://") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!(
+                "DATABASE_URL must start with sqlite:// or postgres:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Why a database call failed, as far as a web page cares.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time (pool exhausted or database down).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Query(#[from] anyhow::Error),
+}
+
+/// The pool plus the backend it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager<AnyConnection>>,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Connects (creating the SQLite file's folder if needed) and runs pending migrations.
+    pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
+        let backend = Backend::from_url(url)?;
+        let conn_url = match backend {
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite://");
+                if let Some(dir) = std::path::Path::new(path).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("creating {}", dir.display()))?;
+                    }
+                }
+                // Connect once directly so the real error (not r2d2's timeout) is reported.
+                SqliteConnection::establish(path)
+                    .with_context(|| format!("opening SQLite database {path}"))?;
+                path.to_string()
+            }
+            Backend::Postgres => {
+                PgConnection::establish(url).context("connecting to PostgreSQL")?;
+                url.to_string()
+            }
+        };
+        let pool = Pool::builder()
+            .max_size(if backend == Backend::Sqlite {
+                pool_size.max(2)
+            } else {
+                pool_size
+            })
+            .connection_timeout(timeout)
+            .connection_customizer(Box::new(Pragmas))
+            .build(ConnectionManager::<AnyConnection>::new(conn_url))
+            .context("building the database pool")?;
+        let db = Self { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs pending migrations for this backend; returns how many ran.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self.conn().map_err(anyhow::Error::from)?;
+        let applied = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+        Ok(applied.len())
+    }
+
+    fn conn(&self) -> Result<PooledConnection<ConnectionManager<AnyConnection>>, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(anyhow::Error::new(e)))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.conn()?;
+            f(&mut conn).map_err(DbError::Query)
+        })
+        .await
+        .map_err(|e| DbError::Query(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `f` on the current thread (for CLI commands and start-up).
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> anyhow::Result<T>,
+    ) -> Result<T, DbError> {
+        let mut conn = self.conn()?;
+        f(&mut conn).map_err(DbError::Query)
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.run(|c| {
+            diesel::sql_query("SELECT 1").execute(c)?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// Current UTC time as stored in the database.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,54 @@
+// One schema for both backends (see migrations/sqlite and migrations/postgres).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        google_sub -> Text,
+        email -> Text,
+        email_verified -> Bool,
+        name -> Text,
+        picture -> Nullable<Text>,
+        is_admin -> Bool,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    credentials (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        client_id -> Text,
+        refresh_token -> Nullable<Binary>,
+        access_token -> Nullable<Binary>,
+        access_expires_at -> Nullable<Timestamp>,
+        scopes -> Text,
+        status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Binary,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        target_user_id -> Nullable<BigInt>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(credentials -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, credentials, sessions, audit_log);

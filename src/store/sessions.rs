@@ -1,0 +1,202 @@
+//! actix-session's `SessionStore` on the database. The cookie carries only a random key; the
+//! row is keyed by its SHA-256, holds the state sealed by the vault, and knows its user so that
+//! every session of a user can be ended at once (sign-out everywhere, admin revocation).
+
+use std::collections::HashMap;
+
+use actix_session::storage::{
+    generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError,
+};
+use actix_web::cookie::time::Duration;
+use anyhow::Context;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::schema::sessions;
+use super::users::UserId;
+use super::{now, AnyConnection, Db};
+use crate::vault::Cipher;
+
+/// Session key under which the signed-in user's id is kept.
+pub const USER_ID_KEY: &str = "user_id";
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+    cipher: Cipher,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db, cipher: Cipher) -> Self {
+        Self { db, cipher }
+    }
+
+    fn seal(&self, id_hash: &str, state: &HashMap<String, String>) -> anyhow::Result<Vec<u8>> {
+        let json = serde_json::to_vec(state).context("serializing session state")?;
+        Ok(self.cipher.seal(&json, &aad(id_hash)))
+    }
+}
+
+fn aad(id_hash: &str) -> String {
+    format!("session:{id_hash}")
+}
+
+fn hash_key(key: &SessionKey) -> String {
+    let digest = Sha256::digest(key.as_ref().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn user_of(state: &HashMap<String, String>) -> Option<i64> {
+    state.get(USER_ID_KEY).and_then(|v| v.parse().ok())
+}
+
+fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
+    now() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        let id_hash = hash_key(key);
+        let lookup = id_hash.clone();
+        let sealed = self
+            .db
+            .run(move |c| {
+                sessions::table
+                    .find(&lookup)
+                    .filter(sessions::expires_at.gt(now()))
+                    .select(sessions::state)
+                    .first::<Vec<u8>>(c)
+                    .optional()
+                    .context("loading a session")
+            })
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        match self.cipher.open(&sealed, &aad(&id_hash)) {
+            Ok(json) => serde_json::from_slice(&json)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+            Err(e) => {
+                // A session sealed under another key is simply not a session any more.
+                tracing::warn!(error = %e, "discarding a session that does not decrypt");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(
+        &self,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
+        let key = generate_session_key();
+        let id_hash = hash_key(&key);
+        let sealed = self.seal(&id_hash, &state).map_err(SaveError::Serialization)?;
+        let user = user_of(&state);
+        let expires = expiry(ttl);
+        self.db
+            .run(move |c| {
+                diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::id_hash.eq(&id_hash),
+                        sessions::user_id.eq(user),
+                        sessions::state.eq(&sealed),
+                        sessions::expires_at.eq(expires),
+                    ))
+                    .execute(c)
+                    .context("saving a session")
+            })
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
+        Ok(key)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let id_hash = hash_key(&key);
+        let sealed = self
+            .seal(&id_hash, &state)
+            .map_err(UpdateError::Serialization)?;
+        let user = user_of(&state);
+        let expires = expiry(ttl);
+        let updated = self
+            .db
+            .run(move |c| {
+                diesel::update(sessions::table.find(&id_hash))
+                    .set((
+                        sessions::user_id.eq(user),
+                        sessions::state.eq(&sealed),
+                        sessions::expires_at.eq(expires),
+                    ))
+                    .execute(c)
+                    .context("updating a session")
+            })
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        if updated == 0 {
+            // The row is gone (ended elsewhere, or expired and swept): never resurrect it under
+            // the old key; start a new session instead.
+            return self.save(state, ttl).await.map_err(|e| match e {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            });
+        }
+        Ok(key)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let id_hash = hash_key(key);
+        let expires = expiry(ttl);
+        self.db
+            .run(move |c| {
+                diesel::update(sessions::table.find(&id_hash))
+                    .set(sessions::expires_at.eq(expires))
+                    .execute(c)
+                    .context("extending a session")
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let id_hash = hash_key(key);
+        self.db
+            .run(move |c| {
+                diesel::delete(sessions::table.find(&id_hash))
+                    .execute(c)
+                    .context("deleting a session")
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Ends every session of `user` (on every instance sharing the database).
+pub fn delete_for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user.0)))
+        .execute(conn)
+        .context("deleting a user's sessions")
+}
+
+/// Removes expired sessions; returns how many.
+pub fn delete_expired(conn: &mut AnyConnection) -> anyhow::Result<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.le(now())))
+        .execute(conn)
+        .context("deleting expired sessions")
+}
+
+/// Number of live sessions of a user.
+pub fn count_for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<i64> {
+    sessions::table
+        .filter(sessions::user_id.eq(user.0))
+        .filter(sessions::expires_at.gt(now()))
+        .count()
+        .get_result(conn)
+        .context("counting sessions")
+}

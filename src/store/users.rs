@@ -1,0 +1,97 @@
+//! Users, keyed by the provider's stable `sub`.
+
+use anyhow::Context;
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{now, AnyConnection};
+
+/// A user's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct UserId(pub i64);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub google_sub: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub picture: Option<String>,
+    pub is_admin: bool,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_seen_at: chrono::NaiveDateTime,
+    pub disabled_at: Option<chrono::NaiveDateTime>,
+}
+
+impl User {
+    pub fn user_id(&self) -> UserId {
+        UserId(self.id)
+    }
+}
+
+/// What the verified ID token says about the person.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub sub: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub picture: Option<String>,
+}
+
+/// Creates the user for `profile.sub` or refreshes their profile; `is_admin` is set when true
+/// (an admin listed in `ADMIN_EMAILS`), never cleared here.
+pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> anyhow::Result<User> {
+    conn.transaction(|conn| {
+        let t = now();
+        let updated = diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
+            .set((
+                users::email.eq(&profile.email),
+                users::email_verified.eq(profile.email_verified),
+                users::name.eq(&profile.name),
+                users::picture.eq(&profile.picture),
+                users::last_seen_at.eq(t),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(users::table)
+                .values((
+                    users::google_sub.eq(&profile.sub),
+                    users::email.eq(&profile.email),
+                    users::email_verified.eq(profile.email_verified),
+                    users::name.eq(&profile.name),
+                    users::picture.eq(&profile.picture),
+                    users::is_admin.eq(is_admin),
+                    users::created_at.eq(t),
+                    users::last_seen_at.eq(t),
+                ))
+                .execute(conn)?;
+        } else if is_admin {
+            diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
+                .set(users::is_admin.eq(true))
+                .execute(conn)?;
+        }
+        users::table
+            .filter(users::google_sub.eq(&profile.sub))
+            .select(User::as_select())
+            .first(conn)
+    })
+    .context("saving the user")
+}
+
+pub fn find(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<Option<User>> {
+    users::table
+        .find(id.0)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+        .context("loading a user")
+}

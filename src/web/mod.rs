@@ -1,0 +1,40 @@
+//! The HTTP layer: one file per area. Handlers speak HTTP and call into `google`, `vault` and
+//! `store`; they never build SQL or provider wire formats themselves.
+
+pub mod csrf;
+pub mod errors;
+pub mod headers;
+pub mod health;
+pub mod home;
+pub mod oauth;
+pub mod session;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::config::Settings;
+use crate::google::oauth::OAuth;
+use crate::store::Db;
+use crate::vault::Keys;
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub oauth: OAuth,
+    /// Client for API calls (Drive, Gmail); no redirects, bounded timeouts.
+    pub http: reqwest::Client,
+    pub keys: Keys,
+}
+
+pub type State = web::Data<Arc<AppState>>;
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::index))
+        .route("/oauth2callback", web::get().to(oauth::callback))
+        .route("/logout", web::post().to(oauth::logout))
+        .route("/healthz", web::get().to(health::healthz));
+}

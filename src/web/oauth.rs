@@ -1,0 +1,205 @@
+//! `GET /oauth2callback` (the PHP sample's oauth2callback.php) and `POST /logout`.
+//!
+//! Without `code`: remember state, nonce and PKCE verifier in the session and send the browser
+//! to the provider. With `code`: check state, exchange, verify the ID token, store the user and
+//! the credential, rotate the session id, then 303 to `/` at once so the code leaves the URL.
+
+use actix_session::Session;
+use actix_web::{http::StatusCode, web, HttpResponse};
+use askama::Template;
+
+use super::errors::{render, AppError, ErrorPage};
+use super::session::{SessionToken, PENDING_KEY, REAUTH_KEY, TOKEN_KEY};
+use super::{csrf, State};
+use crate::google::oauth::{AuthRequest, Grant, PendingAuth};
+use crate::google::{GoogleError, SIGN_IN_SCOPES};
+use crate::store::credentials::{self, SealedGrant};
+use crate::store::sessions::USER_ID_KEY;
+use crate::store::users::{self, UserId};
+
+#[derive(serde::Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    render(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            try_again: true,
+            user: None,
+        },
+    )
+}
+
+pub async fn callback(
+    state: State,
+    session: Session,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    if let Some(error) = query.error {
+        session.remove(PENDING_KEY);
+        return Ok(provider_error(&error));
+    }
+    let Some(code) = query.code else {
+        return start(&state, &session).await;
+    };
+
+    // The pending authorization is single-use: taken out whatever happens next.
+    let pending = session.remove_as::<PendingAuth>(PENDING_KEY).and_then(Result::ok);
+    let state_ok = match (&pending, &query.state) {
+        (Some(p), Some(s)) => csrf::constant_time_eq(p.state.as_bytes(), s.as_bytes()),
+        _ => false,
+    };
+    let Some(pending) = pending.filter(|_| state_ok) else {
+        tracing::warn!("callback with a missing or wrong state; nothing exchanged");
+        return Ok(error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            "The sign-in answer did not match a sign-in started in this browser, or it was already used. Nothing was stored. Please sign in again.",
+        ));
+    };
+
+    let grant = match state.oauth.exchange(&code, pending).await {
+        Ok(g) => g,
+        Err(GoogleError::Rejected { error }) => {
+            tracing::warn!(error = %error, "the provider refused the authorization code");
+            return Ok(error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in expired",
+                "Google did not accept this sign-in (it may have expired or been used already). Nothing was stored. Please sign in again.",
+            ));
+        }
+        Err(GoogleError::InvalidIdToken(why)) => {
+            tracing::warn!(reason = %why, "ID token failed verification");
+            return Ok(error_page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in could not be verified",
+                "The identity answer from Google failed our checks, so we did not sign you in. Please try again.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let user_id = store_grant(&state, &grant).await?;
+    tracing::info!(user_id = %user_id, "signed in");
+
+    let reauth = session.contains_key(REAUTH_KEY);
+    session.clear();
+    session.renew();
+    if reauth {
+        session
+            .insert(REAUTH_KEY, true)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let token = SessionToken {
+        access_token: grant.access_token.expose().to_string(),
+        expires_at: grant.expires_at.and_utc().timestamp(),
+        obtained_at: now,
+        scopes: grant.scopes.clone(),
+    };
+    session
+        .insert(USER_ID_KEY, user_id.0)
+        .and_then(|_| session.insert(TOKEN_KEY, token))
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/"))
+        .finish())
+}
+
+/// Sends the browser to the provider's consent page.
+async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppError> {
+    let (url, pending) = state
+        .oauth
+        .authorize_url(&AuthRequest {
+            scopes: SIGN_IN_SCOPES,
+            ..Default::default()
+        })
+        .await?;
+    session
+        .insert(PENDING_KEY, pending)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the pending sign-in: {e}")))?;
+    Ok(HttpResponse::Found()
+        .insert_header(("Location", url.as_str()))
+        .finish())
+}
+
+/// Upserts the user and stores the credential with its tokens sealed.
+async fn store_grant(state: &State, grant: &Grant) -> Result<UserId, AppError> {
+    let is_admin = state
+        .settings
+        .admin_emails
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&grant.profile.email))
+        && grant.profile.email_verified;
+    let profile = grant.profile.clone();
+    let user = state
+        .db
+        .run(move |c| users::upsert(c, &profile, is_admin))
+        .await?;
+    let id = user.user_id();
+    let cipher = &state.keys.cipher;
+    let sealed = SealedGrant {
+        refresh_token: grant
+            .refresh_token
+            .as_ref()
+            .map(|t| cipher.seal(t.expose().as_bytes(), &crate::vault::aad(id, "refresh_token"))),
+        access_token: cipher.seal(
+            grant.access_token.expose().as_bytes(),
+            &crate::vault::aad(id, "access_token"),
+        ),
+        access_expires_at: grant.expires_at,
+        scopes: grant.scopes.clone(),
+    };
+    let client_id = state.oauth.config().client_id.clone();
+    state
+        .db
+        .run(move |c| credentials::save_grant(c, id, &client_id, sealed))
+        .await?;
+    Ok(id)
+}
+
+#[derive(Template)]
+#[template(path = "pages/denied.html")]
+struct Denied {
+    user: Option<super::session::SignedIn>,
+}
+
+/// The provider sent `error=…` back.
+fn provider_error(error: &str) -> HttpResponse {
+    if error == "access_denied" {
+        return render(StatusCode::OK, &Denied { user: None });
+    }
+    // Name the error only when it looks like an OAuth error code; never echo other input.
+    let known = error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    tracing::warn!(error = if known { error } else { "(malformed)" }, "provider returned an error");
+    let message = if known {
+        format!("Google reported “{error}”. Nothing was stored. You can try again.")
+    } else {
+        "Google reported an error. Nothing was stored. You can try again.".to_string()
+    };
+    error_page(StatusCode::BAD_REQUEST, "Sign-in did not complete", &message)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
+/// `POST /logout`: ends the server-side session.
+pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> Result<HttpResponse, AppError> {
+    csrf::verify(&session, &form.csrf)?;
+    if let Some(id) = super::session::user_id(&session) {
+        tracing::info!(user_id = %id, "signed out");
+    }
+    session.purge();
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/"))
+        .finish())
+}

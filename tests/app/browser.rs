@@ -1,0 +1,148 @@
+//! Browser tests: Debian's Chromium, headless, driven through chromedriver. Few and real.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+
+use crate::helpers::TestApp;
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/test does it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start on port {port}");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium with a fresh profile.
+async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium").unwrap();
+    for arg in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+        .unwrap();
+    WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Runs `body`; on failure saves a screenshot and the page source under test-artifacts/.
+async fn with_browser<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(WebDriver, TestApp) -> Fut,
+    Fut: std::future::Future<Output = (WebDriver, WebDriverResult<()>)>,
+{
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let web = browser(&driver, &profile).await;
+    let (web, outcome) = body(web, app).await;
+    if let Err(e) = &outcome {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+        std::fs::create_dir_all(&dir).ok();
+        let _ = web.screenshot(&dir.join(format!("{name}.png"))).await;
+        if let Ok(src) = web.source().await {
+            std::fs::write(dir.join(format!("{name}.html")), src).ok();
+        }
+        let _ = web.quit().await;
+        panic!("{name} failed: {e} (screenshot and source in {})", dir.display());
+    }
+    web.quit().await.ok();
+}
+
+async fn text_of(web: &WebDriver, css: &str) -> WebDriverResult<String> {
+    web.query(By::Css(css)).first().await?.text().await
+}
+
+#[tokio::test]
+async fn browser_sign_in_lists_files_and_pages() {
+    with_browser("browser_sign_in", |web, app| async move {
+        let run = async {
+            web.goto(format!("{}/", app.addr)).await?;
+            web.query(By::Css("[data-testid=sign-in]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=account-alice]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=allow]")).first().await?.click().await?;
+            let name = text_of(&web, "[data-testid=user-name]").await?;
+            assert_eq!(name, "Alice Example");
+            let url = web.current_url().await?;
+            assert_eq!(url.as_str(), format!("{}/", app.addr), "the code left the URL");
+            let files = web.find_all(By::Css("[data-testid=file]")).await?;
+            assert_eq!(files.len(), 25);
+            let first = files[0].find(By::Css(".name")).await?.text().await?;
+            assert_eq!(first, "\"Q3\" <b>report</b> & café.txt", "shown as text, not markup");
+            web.find(By::Css("[data-testid=next-page]")).await?.click().await?;
+            let page = text_of(&web, "[data-testid=page-number]").await?;
+            assert_eq!(page, "page 2");
+            assert!(web.current_url().await?.as_str().ends_with("/?page=2"));
+            web.find(By::Css("[data-testid=prev-page]")).await?.click().await?;
+            assert_eq!(text_of(&web, "[data-testid=page-number]").await?, "page 1");
+            Ok(())
+        }
+        .await;
+        (web, run)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn browser_cancel_shows_the_friendly_page() {
+    with_browser("browser_cancel", |web, app| async move {
+        let run = async {
+            web.goto(format!("{}/", app.addr)).await?;
+            web.query(By::Css("[data-testid=sign-in]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=account-bob]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=cancel]")).first().await?.click().await?;
+            let title = text_of(&web, "[data-testid=denied-title]").await?;
+            assert!(title.contains("You chose not to share"), "{title}");
+            web.find(By::Css("[data-testid=try-again]")).await?;
+            assert_eq!(app.count_rows("users"), 0);
+            Ok(())
+        }
+        .await;
+        (web, run)
+    })
+    .await;
+}

@@ -1,0 +1,195 @@
+//! `TestApp::spawn()`: the emulator and the app on port 0 with a fresh database, and a client
+//! with a cookie store and redirects off.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use offline_access::config::{ClientSecret, GoogleSource, Settings};
+use offline_access::emulator::{self, ClientKind, ClientRegistration};
+use offline_access::google::GoogleConfig;
+use offline_access::store::Db;
+use reqwest::header::LOCATION;
+use reqwest::{Response, StatusCode};
+use url::Url;
+
+pub const SECRET: &str = "test-secret-key-0123456789-0123456789-0123456789-0123456789-0123456789";
+pub const CLIENT_ID: &str = "test-app.apps.googleusercontent.com";
+pub const CLIENT_SECRET: &str = "GOCSPX-test-client-secret";
+
+pub struct TestApp {
+    /// App origin, e.g. http://127.0.0.1:34567
+    pub addr: String,
+    /// Emulator origin.
+    pub emu: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub db: Db,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+pub fn client_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let emu_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (emulator, emu_server) =
+            emulator::start(emu_listener, emulator::Options::default()).expect("emulator starts");
+        tokio::spawn(emu_server);
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        emulator.register_client(ClientRegistration {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            kind: ClientKind::Web,
+            redirect_uris: vec![format!("{addr}/oauth2callback")],
+        });
+
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}/app.db", dir.path().display());
+        let emu_url = Url::parse(&emulator.url).unwrap();
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("APP_BASE_URL", addr.clone()),
+            ("DATABASE_URL", db_url),
+            ("SECRET_KEY", SECRET.to_string()),
+            ("ADMIN_EMAILS", "admin@example.test".to_string()),
+        ]);
+        let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        settings.google = GoogleSource::Provider {
+            client: ClientSecret::parse(&format!(
+                r#"{{"web":{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}"}}}}"#
+            ))
+            .unwrap(),
+            issuer: emu_url.clone(),
+            api_base: emu_url.clone(),
+        };
+        let google = GoogleConfig {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.to_string().into(),
+            redirect_uri: settings.redirect_uri(),
+            issuer: emu_url.clone(),
+            api_base: emu_url,
+        };
+        let db = offline_access::startup::connect_db(&settings).await.unwrap();
+        let server =
+            offline_access::startup::run(listener, settings.clone(), google, db.clone()).unwrap();
+        tokio::spawn(server);
+        let (client, jar) = client_with_jar();
+        Self {
+            addr,
+            emu: emulator.url.clone(),
+            client,
+            jar,
+            db,
+            settings,
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.addr))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_url(&self, url: &str) -> Response {
+        self.client.get(url).send().await.unwrap()
+    }
+
+    /// `GET /oauth2callback` without a code: the authorization URL it redirects to.
+    pub async fn authorization_url(&self) -> Url {
+        let resp = self.get("/oauth2callback").await;
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        Url::parse(location(&resp)).unwrap()
+    }
+
+    /// Answers the emulator's consent screen as a plain form POST; returns where it redirects.
+    pub async fn consent(&self, auth_url: &Url, account: &str, action: &str) -> Url {
+        let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+        let scopes = form
+            .iter()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        for s in scopes.split(' ') {
+            if !matches!(s, "openid" | "email" | "profile") {
+                form.push(("granted_scope".into(), s.into()));
+            }
+        }
+        form.push(("account".into(), account.into()));
+        form.push(("action".into(), action.into()));
+        let post_url = format!("{}{}", self.emu, auth_url.path());
+        let resp = self.client.post(post_url).form(&form).send().await.unwrap();
+        assert!(
+            resp.status().is_redirection(),
+            "consent answered {}: {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        );
+        Url::parse(location(&resp)).unwrap()
+    }
+
+    /// The whole sign-in; returns the callback's response (303 to `/` on success).
+    pub async fn sign_in(&self, account: &str) -> Response {
+        let auth = self.authorization_url().await;
+        let back = self.consent(&auth, account, "allow").await;
+        assert!(back.as_str().starts_with(&self.addr), "redirected to {back}");
+        self.get_url(back.as_str()).await
+    }
+
+    /// A JSON control call on the emulator.
+    pub async fn emu_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{path}", self.emu))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The emulator's request counts, e.g. `token:authorization_code`.
+    pub async fn emu_count(&self, key: &str) -> u64 {
+        let log: serde_json::Value = reqwest::get(format!("{}/emulator/requests", self.emu))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        log["counts"][key].as_u64().unwrap_or(0)
+    }
+
+    pub fn count_rows(&self, table: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        self.db
+            .run_blocking(move |c| Ok(diesel::sql_query(sql).get_result::<Count>(c)?.n))
+            .unwrap()
+    }
+}
+
+pub fn location(resp: &Response) -> &str {
+    resp.headers()
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the web app against the Google emulator, over real HTTP, each with a
+//! fresh SQLite database.
+
+mod browser;
+mod helpers;
+mod signin;

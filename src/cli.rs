@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `emulator`, `migrate`.
+//! Command line: `serve` (the default), `emulator`, `migrate`, `sync`.
 
 use clap::{Parser, Subcommand};
 
@@ -16,11 +16,32 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app (the default). Without GOOGLE_CLIENT_SECRET_FILE, the Google emulator
     /// starts in-process on EMULATOR_BIND.
-    Serve,
+    Serve(ServeArgs),
     /// Run the Google emulator on its own (for your end-to-end tests).
     Emulator(EmulatorArgs),
     /// Run pending database migrations and exit.
     Migrate,
+    /// Act for users who are away: refresh tokens as needed and record each user's Drive
+    /// summary, shown on their home page. Exits 1 when any user failed.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Also run `sync --all` in the background at this interval (e.g. 30m, 1h).
+    #[arg(long, value_parser = crate::sync::parse_duration)]
+    pub sync_every: Option<std::time::Duration>,
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct SyncArgs {
+    /// Sync only the user with this email.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Sync every user with an active credential.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// How a command failed: bad configuration exits 2, anything else 1.
@@ -30,20 +51,35 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    #[error("{0} user(s) could not be synced")]
+    Failed(usize),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Config(_) => 2,
-            Self::Other(_) => 1,
+            Self::Other(_) | Self::Failed(_) => 1,
         }
     }
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args).await,
+        Command::Sync(args) => {
+            let settings = Settings::from_env()?;
+            let target = match args.user {
+                Some(email) => crate::sync::Target::Email(email),
+                None => crate::sync::Target::All,
+            };
+            let syncer = crate::startup::syncer(&settings).await?;
+            let failed = syncer.run(&target, &mut std::io::stdout()).await?;
+            if failed > 0 {
+                return Err(CliError::Failed(failed));
+            }
+            Ok(())
+        }
         Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
         Command::Migrate => {
             let settings = Settings::from_env()?;
@@ -55,10 +91,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn serve() -> Result<(), CliError> {
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = Settings::from_env()?;
     let origin = settings.origin();
-    let running = crate::startup::start(settings).await?;
+    let running = crate::startup::start(settings, args.sync_every).await?;
     println!("offline-access is listening on {origin}/ (port {})", running.port);
     match &running.emulator_url {
         Some(url) => {

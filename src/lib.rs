@@ -8,5 +8,6 @@ pub mod emulator;
 pub mod google;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod vault;
 pub mod web;

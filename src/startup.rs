@@ -17,7 +17,8 @@ use crate::google::oauth::OAuth;
 use crate::google::{http_client, GoogleConfig};
 use crate::store::sessions::DbSessionStore;
 use crate::store::Db;
-use crate::vault::Keys;
+use crate::sync::{Syncer, Target};
+use crate::vault::{Keys, Vault};
 use crate::web::errors::{bad_input, render, ErrorPage};
 use crate::web::{self as routes, AppState};
 
@@ -79,8 +80,39 @@ pub fn resolve_google(
     }
 }
 
-/// Binds `settings.bind`, starts the emulator when configured so, connects the database.
-pub async fn start(mut settings: Settings) -> anyhow::Result<Running> {
+/// Where Google is for work outside `serve` (the `sync` command): the configured provider, or
+/// the emulator a running `serve` started on `EMULATOR_BIND`, with the same client.
+pub fn background_google(settings: &Settings, keys: &Keys) -> anyhow::Result<GoogleConfig> {
+    match &settings.google {
+        GoogleSource::Provider { .. } => Ok(resolve_google(settings, keys)?.0),
+        GoogleSource::Emulator { bind } => {
+            let url = url::Url::parse(&format!("http://{bind}"))
+                .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
+            Ok(GoogleConfig {
+                client_id: EMULATOR_CLIENT_ID.into(),
+                client_secret: keys.emulator_client_secret.clone().into(),
+                redirect_uri: settings.redirect_uri(),
+                issuer: url.clone(),
+                api_base: url,
+            })
+        }
+    }
+}
+
+/// The `sync` command's worker.
+pub async fn syncer(settings: &Settings) -> anyhow::Result<Syncer> {
+    let keys = Keys::derive(&settings.secret_key);
+    let google = background_google(settings, &keys)?;
+    let db = connect_db(settings).await?;
+    Syncer::new(db, &keys, google)
+}
+
+/// Binds `settings.bind`, starts the emulator when configured so, connects the database, and
+/// schedules `sync --all` every `sync_every` when given.
+pub async fn start(
+    mut settings: Settings,
+    sync_every: Option<std::time::Duration>,
+) -> anyhow::Result<Running> {
     let keys = Keys::derive(&settings.secret_key);
     let (google, emulator) = resolve_google(&settings, &keys)?;
     let emulator_url = match emulator {
@@ -99,6 +131,19 @@ pub async fn start(mut settings: Settings) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot listen on BIND={}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let db = connect_db(&settings).await?;
+    if let Some(every) = sync_every {
+        let syncer = Syncer::new(db.clone(), &keys, google.clone())?;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match syncer.run(&Target::All, &mut std::io::sink()).await {
+                    Ok(failed) => tracing::info!(failed, "background sync finished"),
+                    Err(e) => tracing::error!(error = %e, "background sync could not run"),
+                }
+            }
+        });
+    }
     let server = run(listener, settings, google, db)?;
     Ok(Running {
         server,
@@ -136,8 +181,10 @@ pub fn run(
 
     spawn_session_sweeper(db.clone());
 
+    let oauth = Arc::new(OAuth::new(google, http.clone()));
     let state = web::Data::new(Arc::new(AppState {
-        oauth: OAuth::new(google, http.clone()),
+        vault: Vault::new(db.clone(), keys.cipher.clone(), oauth.clone()),
+        oauth,
         settings,
         db,
         http,

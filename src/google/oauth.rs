@@ -192,29 +192,62 @@ impl OAuth {
                 .map(|p| p.as_str().to_string()),
             email,
         };
-        let lifetime = response
-            .expires_in()
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .unwrap_or_else(|| chrono::Duration::seconds(3599));
-        let scopes = response
-            .scopes()
-            .map(|s| {
-                s.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
         Ok(Grant {
             profile,
             access_token: Token::new(response.access_token().secret().clone()),
             refresh_token: response
                 .refresh_token()
                 .map(|t| Token::new(t.secret().clone())),
-            expires_at: crate::store::now() + lifetime,
-            scopes,
+            expires_at: expiry(response.expires_in()),
+            scopes: joined(response.scopes()).unwrap_or_default(),
         })
     }
+}
+
+/// A new access token bought with a refresh token.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub access_token: Token,
+    /// Present only when the provider rotates refresh tokens.
+    pub refresh_token: Option<Token>,
+    pub expires_at: chrono::NaiveDateTime,
+    pub scopes: Option<String>,
+}
+
+impl OAuth {
+    /// Redeems a refresh token at the token endpoint.
+    pub async fn refresh(&self, refresh_token: &Token) -> Result<Refreshed, GoogleError> {
+        let client = self.client().await?;
+        let response = client
+            .exchange_refresh_token(&openidconnect::RefreshToken::new(
+                refresh_token.expose().to_string(),
+            ))
+            .map_err(|e| GoogleError::Unavailable(e.into()))?
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        Ok(Refreshed {
+            access_token: Token::new(response.access_token().secret().clone()),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| Token::new(t.secret().clone())),
+            expires_at: expiry(response.expires_in()),
+            scopes: joined(response.scopes()),
+        })
+    }
+}
+
+/// When a token with this `expires_in` expires (Google's 3599 s when absent).
+fn expiry(expires_in: Option<Duration>) -> chrono::NaiveDateTime {
+    let lifetime = expires_in
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .unwrap_or_else(|| chrono::Duration::seconds(3599));
+    crate::store::now() + lifetime
+}
+
+/// Scopes as one space-separated string.
+fn joined(scopes: Option<&Vec<Scope>>) -> Option<String> {
+    scopes.map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
 }
 
 fn token_error<RE: std::error::Error + Send + Sync + 'static>(

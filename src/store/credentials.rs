@@ -108,3 +108,68 @@ pub fn for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<Vec<Cr
         .load(conn)
         .context("loading credentials")
 }
+
+/// Stores a refreshed access token (and a rotated refresh token when the provider sent one).
+pub fn update_access(
+    conn: &mut AnyConnection,
+    credential_id: i64,
+    access_token: &[u8],
+    access_expires_at: chrono::NaiveDateTime,
+    scopes: Option<&str>,
+    rotated_refresh_token: Option<&[u8]>,
+) -> anyhow::Result<()> {
+    let target = credentials::table.find(credential_id);
+    let t = now();
+    let base = (
+        credentials::access_token.eq(access_token),
+        credentials::access_expires_at.eq(access_expires_at),
+        credentials::updated_at.eq(t),
+    );
+    match (scopes, rotated_refresh_token) {
+        (Some(s), Some(r)) => diesel::update(target)
+            .set((base, credentials::scopes.eq(s), credentials::refresh_token.eq(r)))
+            .execute(conn),
+        (Some(s), None) => diesel::update(target)
+            .set((base, credentials::scopes.eq(s)))
+            .execute(conn),
+        (None, Some(r)) => diesel::update(target)
+            .set((base, credentials::refresh_token.eq(r)))
+            .execute(conn),
+        (None, None) => diesel::update(target).set(base).execute(conn),
+    }
+    .context("storing a refreshed token")?;
+    Ok(())
+}
+
+/// The grant is gone (revoked, expired, unreadable): delete its tokens and ask for consent.
+pub fn mark_needs_consent(conn: &mut AnyConnection, credential_id: i64) -> anyhow::Result<()> {
+    diesel::update(credentials::table.find(credential_id))
+        .set((
+            credentials::status.eq(STATUS_NEEDS_CONSENT),
+            credentials::refresh_token.eq(None::<Vec<u8>>),
+            credentials::access_token.eq(None::<Vec<u8>>),
+            credentials::access_expires_at.eq(None::<chrono::NaiveDateTime>),
+            credentials::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .context("marking a credential as needing consent")?;
+    Ok(())
+}
+
+/// Users with an active credential for `client_id` (for background work), with their emails.
+pub fn active_users(
+    conn: &mut AnyConnection,
+    client_id: &str,
+) -> anyhow::Result<Vec<(UserId, String)>> {
+    use super::schema::users;
+    let rows: Vec<(i64, String)> = credentials::table
+        .inner_join(users::table)
+        .filter(credentials::client_id.eq(client_id))
+        .filter(credentials::status.eq(STATUS_ACTIVE))
+        .filter(users::disabled_at.is_null())
+        .order(users::email.asc())
+        .select((users::id, users::email))
+        .load(conn)
+        .context("listing users with a credential")?;
+    Ok(rows.into_iter().map(|(id, e)| (UserId(id), e)).collect())
+}

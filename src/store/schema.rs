@@ -51,4 +51,16 @@ diesel::table! {
 
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, credentials, sessions, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(users, credentials, sessions, audit_log, sync_status);
+
+diesel::table! {
+    sync_status (user_id) {
+        user_id -> BigInt,
+        synced_at -> Timestamp,
+        drive_files -> Nullable<BigInt>,
+        newest -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sync_status -> users (user_id));

@@ -2,8 +2,10 @@
 //! type that cannot be logged by accident.
 
 mod cipher;
+mod credentials;
 
 pub use cipher::{Cipher, VaultError};
+pub use credentials::{Access, CallError, TokenError, Vault};
 
 use hkdf::Hkdf;
 use secrecy::{ExposeSecret, SecretString};

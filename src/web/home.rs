@@ -5,9 +5,11 @@ use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 
 use super::errors::{render, AppError};
-use super::session::{self, SessionToken, SignedIn, DRIVE_PAGES_KEY, REAUTH_KEY, TOKEN_KEY};
+use super::session::{self, SignedIn, DRIVE_PAGES_KEY};
 use super::State;
-use crate::google::{drive, GoogleError};
+use crate::google::drive;
+use crate::store::sync_status::{self, SyncStatus};
+use crate::vault::{CallError, TokenError};
 
 pub const PAGE_SIZE: u32 = 25;
 const DRIVE_SCOPES: &[&str] = &[
@@ -43,6 +45,18 @@ struct Home {
     next: Option<usize>,
     /// Drive was not granted: explain and offer to grant it.
     missing_drive: bool,
+    /// No refresh token is stored: background access needs consent again.
+    offline_missing: bool,
+    /// "Last background sync: …", when `sync` has run for this user.
+    last_sync: Option<String>,
+}
+
+/// Access is gone (revoked, expired, never granted offline): say so and offer consent.
+#[derive(Template)]
+#[template(path = "pages/reconsent.html")]
+struct Reconsent<'a> {
+    user: Option<SignedIn>,
+    reason: &'a str,
 }
 
 #[derive(serde::Deserialize)]
@@ -70,25 +84,31 @@ pub async fn index(
             },
         ));
     };
-    let now = chrono::Utc::now().timestamp();
-    let token = session.get::<SessionToken>(TOKEN_KEY).ok().flatten();
-    let Some(token) = token.filter(|t| t.expires_at > now + 60) else {
-        // No usable token in this session: get a new one through Google.
-        return Ok(see_other("/oauth2callback"));
+    let user = signed_in.user.user_id();
+    let access = match state.vault.access_token(user).await {
+        Ok(a) => a,
+        Err(e) => return token_failure(e, signed_in),
     };
-
-    if !DRIVE_SCOPES.iter().any(|s| token.has_scope(s)) {
-        return Ok(render(
-            StatusCode::OK,
-            &Home {
-                user: Some(signed_in),
-                files: vec![],
-                page: 1,
-                prev: None,
-                next: None,
-                missing_drive: true,
-            },
-        ));
+    let offline_missing = !state.vault.has_offline_access(user).await?;
+    let last_sync = state
+        .db
+        .run(move |c| sync_status::find(c, user))
+        .await?
+        .map(|s| describe_sync(&s));
+    let mut home = Home {
+        user: None,
+        files: vec![],
+        page: 1,
+        prev: None,
+        next: None,
+        missing_drive: false,
+        offline_missing,
+        last_sync,
+    };
+    if !access.has_any_scope(DRIVE_SCOPES) {
+        home.missing_drive = true;
+        home.user = Some(signed_in);
+        return Ok(render(StatusCode::OK, &home));
     }
 
     let page = query.page.unwrap_or(1).max(1);
@@ -104,42 +124,27 @@ pub async fn index(
         _ => return Ok(see_other("/")),
     };
 
-    let access = crate::vault::Token::new(token.access_token.clone());
-    let list = match drive::list_files(
-        &state.http,
-        &state.oauth.config().api_base,
-        &access,
-        PAGE_SIZE,
-        page_token.as_deref(),
-    )
-    .await
-    {
-        Ok(list) => list,
-        Err(GoogleError::Unauthorized) => {
-            session.remove(TOKEN_KEY);
-            if session.remove(REAUTH_KEY).is_some() {
-                // We just signed in again and Drive still refuses: do not loop through sign-in.
-                return Err(AppError::Upstream(anyhow::anyhow!(
-                    "Drive refused a fresh access token"
-                )));
+    let (http, api_base) = (&state.http, &state.oauth.config().api_base);
+    let fetched = state
+        .vault
+        .call(user, access, |a| {
+            let token = page_token.clone();
+            async move {
+                drive::list_files(http, api_base, &a.token, PAGE_SIZE, token.as_deref()).await
             }
-            session
-                .insert(REAUTH_KEY, true)
-                .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
-            tracing::info!(user_id = signed_in.user.id, "Drive answered 401; signing in again");
-            return Ok(see_other("/oauth2callback"));
-        }
-        Err(e) => return Err(e.into()),
+        })
+        .await;
+    let list = match fetched {
+        Ok(list) => list,
+        Err(CallError::Token(e)) => return token_failure(e, signed_in),
+        Err(CallError::Google(e)) => return Err(e.into()),
     };
 
-    if session.contains_key(REAUTH_KEY) {
-        session.remove(REAUTH_KEY);
-    }
     pages.truncate(page);
     if page == 1 {
         pages = vec![String::new()];
     }
-    let next = match &list.next_page_token {
+    home.next = match &list.next_page_token {
         Some(t) => {
             pages.push(t.clone());
             Some(page + 1)
@@ -150,7 +155,7 @@ pub async fn index(
         .insert(DRIVE_PAGES_KEY, &pages)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving page tokens: {e}")))?;
 
-    let files = list
+    home.files = list
         .files
         .into_iter()
         .map(|f| FileRow {
@@ -164,15 +169,32 @@ pub async fn index(
             name: f.name,
         })
         .collect();
-    Ok(render(
-        StatusCode::OK,
-        &Home {
-            user: Some(signed_in),
-            files,
-            page,
-            prev: (page > 1).then(|| page - 1),
-            next,
-            missing_drive: false,
-        },
-    ))
+    home.page = page;
+    home.prev = (page > 1).then(|| page - 1);
+    home.user = Some(signed_in);
+    Ok(render(StatusCode::OK, &home))
+}
+
+fn describe_sync(s: &SyncStatus) -> String {
+    let at = s.synced_at.format("%Y-%m-%d %H:%M UTC");
+    match (&s.error, s.drive_files) {
+        (Some(e), _) => format!("{at}, failed: {e}"),
+        (None, Some(n)) => format!("{at}, {n} Drive files seen"),
+        (None, None) => at.to_string(),
+    }
+}
+
+/// No access token could be had: explain and offer consent, or fail the request.
+fn token_failure(e: TokenError, signed_in: SignedIn) -> Result<HttpResponse, AppError> {
+    match e {
+        TokenError::NeedsConsent(reason) => Ok(render(
+            StatusCode::OK,
+            &Reconsent {
+                user: Some(signed_in),
+                reason,
+            },
+        )),
+        TokenError::Db(e) => Err(e.into()),
+        TokenError::Unavailable(e) => Err(AppError::Upstream(e)),
+    }
 }

@@ -17,13 +17,15 @@ use actix_web::web;
 use crate::config::Settings;
 use crate::google::oauth::OAuth;
 use crate::store::Db;
-use crate::vault::Keys;
+use crate::vault::{Keys, Vault};
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
     pub settings: Settings,
     pub db: Db,
-    pub oauth: OAuth,
+    pub oauth: Arc<OAuth>,
+    /// Stored credentials and fresh access tokens.
+    pub vault: Vault,
     /// Client for API calls (Drive, Gmail); no redirects, bounded timeouts.
     pub http: reqwest::Client,
     pub keys: Keys,

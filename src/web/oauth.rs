@@ -9,11 +9,10 @@ use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 
 use super::errors::{render, AppError, ErrorPage};
-use super::session::{SessionToken, PENDING_KEY, REAUTH_KEY, TOKEN_KEY};
+use super::session::PENDING_KEY;
 use super::{csrf, State};
 use crate::google::oauth::{AuthRequest, Grant, PendingAuth};
 use crate::google::{GoogleError, SIGN_IN_SCOPES};
-use crate::store::credentials::{self, SealedGrant};
 use crate::store::sessions::USER_ID_KEY;
 use crate::store::users::{self, UserId};
 
@@ -86,40 +85,37 @@ pub async fn callback(
         Err(e) => return Err(e.into()),
     };
 
-    let user_id = store_grant(&state, &grant).await?;
-    tracing::info!(user_id = %user_id, "signed in");
+    let user_id = store_user(&state, &grant).await?;
+    let offline = state.vault.store_grant(user_id, &grant).await?;
+    tracing::info!(user_id = %user_id, offline, "signed in");
 
-    let reauth = session.contains_key(REAUTH_KEY);
     session.clear();
     session.renew();
-    if reauth {
-        session
-            .insert(REAUTH_KEY, true)
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
-    }
-    let now = chrono::Utc::now().timestamp();
-    let token = SessionToken {
-        access_token: grant.access_token.expose().to_string(),
-        expires_at: grant.expires_at.and_utc().timestamp(),
-        obtained_at: now,
-        scopes: grant.scopes.clone(),
-    };
     session
         .insert(USER_ID_KEY, user_id.0)
-        .and_then(|_| session.insert(TOKEN_KEY, token))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", "/"))
         .finish())
 }
 
-/// Sends the browser to the provider's consent page.
+/// Sends the browser to the provider's consent page. A signed-in user without a stored refresh
+/// token gets `prompt=consent`, the only way to obtain one again.
 async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppError> {
+    let signed_in = super::session::current_user(state, session).await?;
+    let (force_consent, hint) = match &signed_in {
+        Some(s) => (
+            !state.vault.has_offline_access(s.user.user_id()).await?,
+            Some(s.user.email.as_str()),
+        ),
+        None => (false, None),
+    };
     let (url, pending) = state
         .oauth
         .authorize_url(&AuthRequest {
             scopes: SIGN_IN_SCOPES,
-            ..Default::default()
+            force_consent,
+            login_hint: hint,
         })
         .await?;
     session
@@ -130,39 +126,20 @@ async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppErro
         .finish())
 }
 
-/// Upserts the user and stores the credential with its tokens sealed.
-async fn store_grant(state: &State, grant: &Grant) -> Result<UserId, AppError> {
-    let is_admin = state
-        .settings
-        .admin_emails
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(&grant.profile.email))
-        && grant.profile.email_verified;
+/// Upserts the user; admins are those listed in `ADMIN_EMAILS` with a verified email.
+async fn store_user(state: &State, grant: &Grant) -> Result<UserId, AppError> {
+    let is_admin = grant.profile.email_verified
+        && state
+            .settings
+            .admin_emails
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&grant.profile.email));
     let profile = grant.profile.clone();
     let user = state
         .db
         .run(move |c| users::upsert(c, &profile, is_admin))
         .await?;
-    let id = user.user_id();
-    let cipher = &state.keys.cipher;
-    let sealed = SealedGrant {
-        refresh_token: grant
-            .refresh_token
-            .as_ref()
-            .map(|t| cipher.seal(t.expose().as_bytes(), &crate::vault::aad(id, "refresh_token"))),
-        access_token: cipher.seal(
-            grant.access_token.expose().as_bytes(),
-            &crate::vault::aad(id, "access_token"),
-        ),
-        access_expires_at: grant.expires_at,
-        scopes: grant.scopes.clone(),
-    };
-    let client_id = state.oauth.config().client_id.clone();
-    state
-        .db
-        .run(move |c| credentials::save_grant(c, id, &client_id, sealed))
-        .await?;
-    Ok(id)
+    Ok(user.user_id())
 }
 
 #[derive(Template)]

@@ -1,0 +1,204 @@
+//! Background work for absent users: with no browser involved, refresh tokens as needed and
+//! record what Google holds for each user (Drive file count, newest files).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use crate::google::{drive, http_client, oauth::OAuth, GoogleConfig};
+use crate::store::credentials;
+use crate::store::sync_status::{self, SyncStatus};
+use crate::store::users::UserId;
+use crate::store::Db;
+use crate::vault::{CallError, Keys, TokenError, Vault};
+
+/// Whom to sync.
+#[derive(Debug, Clone)]
+pub enum Target {
+    All,
+    Email(String),
+}
+
+/// What one user's sync found.
+#[derive(Debug)]
+pub struct Summary {
+    pub drive_files: i64,
+    pub newest: Vec<String>,
+}
+
+/// The pieces background work needs, built once.
+pub struct Syncer {
+    db: Db,
+    vault: Vault,
+    http: reqwest::Client,
+    google: GoogleConfig,
+}
+
+impl Syncer {
+    pub fn new(db: Db, keys: &Keys, google: GoogleConfig) -> anyhow::Result<Self> {
+        let http = http_client()?;
+        let oauth = Arc::new(OAuth::new(google.clone(), http.clone()));
+        Ok(Self {
+            vault: Vault::new(db.clone(), keys.cipher.clone(), oauth),
+            db,
+            http,
+            google,
+        })
+    }
+
+    /// Users with an active credential, optionally only the one with `email`.
+    pub async fn users(&self, target: &Target) -> anyhow::Result<Vec<(UserId, String)>> {
+        let client_id = self.google.client_id.clone();
+        let mut users = self
+            .db
+            .run(move |c| credentials::active_users(c, &client_id))
+            .await?;
+        if let Target::Email(email) = target {
+            users.retain(|(_, e)| e.eq_ignore_ascii_case(email));
+        }
+        Ok(users)
+    }
+
+    /// Syncs one user and records the outcome (success or error) in `sync_status`.
+    pub async fn sync_user(&self, user: UserId) -> Result<Summary, String> {
+        let outcome = self.fetch(user).await;
+        let status = SyncStatus {
+            user_id: user.0,
+            synced_at: crate::store::now(),
+            drive_files: outcome.as_ref().ok().map(|s| s.drive_files),
+            newest: outcome
+                .as_ref()
+                .map(|s| s.newest.join("\n"))
+                .unwrap_or_default(),
+            error: outcome.as_ref().err().cloned(),
+        };
+        if let Err(e) = self.db.run(move |c| sync_status::save(c, &status)).await {
+            tracing::error!(user_id = %user, error = %e, "could not record the sync status");
+        }
+        outcome
+    }
+
+    async fn fetch(&self, user: UserId) -> Result<Summary, String> {
+        let describe = |e: CallError| match e {
+            CallError::Token(TokenError::NeedsConsent(why)) => format!("needs consent: {why}"),
+            CallError::Token(TokenError::Db(e)) => format!("database: {e}"),
+            CallError::Token(TokenError::Unavailable(_)) => "Google is unavailable".to_string(),
+            CallError::Google(e) => format!("Drive: {e}"),
+        };
+        let access = self
+            .vault
+            .access_token(user)
+            .await
+            .map_err(|e| describe(e.into()))?;
+        let (http, api_base) = (&self.http, &self.google.api_base);
+        let mut count = 0i64;
+        let mut newest = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let token = page_token.clone();
+            let list = self
+                .vault
+                .call(user, access.clone(), |a| {
+                    let token = token.clone();
+                    async move {
+                        drive::list_files(http, api_base, &a.token, 1000, token.as_deref()).await
+                    }
+                })
+                .await
+                .map_err(describe)?;
+            if newest.is_empty() {
+                newest = list.files.iter().take(5).map(|f| f.name.clone()).collect();
+            }
+            count += list.files.len() as i64;
+            match list.next_page_token {
+                Some(t) => page_token = Some(t),
+                None => break,
+            }
+        }
+        Ok(Summary {
+            drive_files: count,
+            newest,
+        })
+    }
+
+    /// Syncs `target`, one line per user on `out`; returns how many users failed.
+    pub async fn run(&self, target: &Target, out: &mut impl Write) -> anyhow::Result<usize> {
+        let users = self.users(target).await?;
+        if users.is_empty() {
+            writeln!(out, "no users with an active credential to sync")?;
+            if matches!(target, Target::Email(_)) {
+                return Ok(1);
+            }
+        }
+        let progress = std::io::stderr().is_terminal();
+        let mut failed = 0;
+        for (i, (user, email)) in users.iter().enumerate() {
+            if progress {
+                eprint!("\r\x1b[2K[{}/{}] syncing {email}…", i + 1, users.len());
+            }
+            let line = match self.sync_user(*user).await {
+                Ok(s) => {
+                    tracing::info!(user_id = %user, files = s.drive_files, "synced");
+                    format!(
+                        "{email}: ok, {} Drive files{}",
+                        s.drive_files,
+                        s.newest
+                            .first()
+                            .map(|n| format!(", newest: {n}"))
+                            .unwrap_or_default()
+                    )
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(user_id = %user, error = %e, "sync failed; user skipped");
+                    format!("{email}: FAILED: {e}")
+                }
+            };
+            if progress {
+                eprint!("\r\x1b[2K");
+            }
+            writeln!(out, "{line}")?;
+        }
+        writeln!(
+            out,
+            "synced {} of {} users ({failed} failed)",
+            users.len() - failed,
+            users.len()
+        )?;
+        Ok(failed)
+    }
+}
+
+/// Parses `30s`, `15m`, `1h`, `2d` (or plain seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?} is not a duration like 30s, 15m, 1h")),
+    };
+    if secs == 0 {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("15m").unwrap().as_secs(), 900);
+        assert_eq!(parse_duration("1h").unwrap().as_secs(), 3600);
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+}

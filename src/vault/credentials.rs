@@ -1,0 +1,311 @@
+//! Credentials: sealing grants into the database, and a fresh access token for every Google call
+//! — refreshed when it expires within 60 s, with one refresh in flight per user however many
+//! callers wait on it, and `invalid_grant` turning the credential into "needs consent".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{aad, Cipher, Token, VaultError};
+use crate::google::oauth::{Grant, OAuth};
+use crate::google::GoogleError;
+use crate::store::credentials::{self, Credential, SealedGrant, STATUS_ACTIVE};
+use crate::store::users::UserId;
+use crate::store::{Db, DbError};
+
+/// How close to expiry an access token is refreshed before use.
+const MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// A usable access token.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub token: Token,
+    pub expires_at: chrono::NaiveDateTime,
+    /// Granted scopes, space separated.
+    pub scopes: String,
+}
+
+impl Access {
+    pub fn has_any_scope(&self, wanted: &[&str]) -> bool {
+        self.scopes.split_whitespace().any(|s| wanted.contains(&s))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// No usable grant: the user must go through consent again (with `prompt=consent`).
+    #[error("the user must consent again: {0}")]
+    NeedsConsent(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the provider is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// The credential keeper for one OAuth client.
+pub struct Vault {
+    db: Db,
+    cipher: Cipher,
+    oauth: Arc<OAuth>,
+    client_id: String,
+    /// One async lock per user with a refresh in flight.
+    inflight: std::sync::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Vault {
+    pub fn new(db: Db, cipher: Cipher, oauth: Arc<OAuth>) -> Self {
+        let client_id = oauth.config().client_id.clone();
+        Self {
+            db,
+            cipher,
+            oauth,
+            client_id,
+            inflight: Default::default(),
+        }
+    }
+
+    /// Stores the tokens of a code exchange; a response without a refresh token keeps the
+    /// stored one. Returns whether the credential now holds a refresh token.
+    pub async fn store_grant(&self, user: UserId, grant: &Grant) -> Result<bool, DbError> {
+        let sealed = SealedGrant {
+            refresh_token: grant
+                .refresh_token
+                .as_ref()
+                .map(|t| self.seal(user, "refresh_token", t)),
+            access_token: self.seal(user, "access_token", &grant.access_token),
+            access_expires_at: grant.expires_at,
+            scopes: grant.scopes.clone(),
+        };
+        let client_id = self.client_id.clone();
+        self.db
+            .run(move |c| {
+                credentials::save_grant(c, user, &client_id, sealed)?;
+                Ok(credentials::find(c, user, &client_id)?
+                    .is_some_and(|cred| cred.refresh_token.is_some()))
+            })
+            .await
+    }
+
+    /// Whether background access works for `user` (an active credential with a refresh token).
+    pub async fn has_offline_access(&self, user: UserId) -> Result<bool, DbError> {
+        Ok(self
+            .load(user)
+            .await?
+            .is_some_and(|c| c.status == STATUS_ACTIVE && c.refresh_token.is_some()))
+    }
+
+    /// An access token valid for at least another minute, refreshing if needed.
+    pub async fn access_token(&self, user: UserId) -> Result<Access, TokenError> {
+        let cred = self.load_active(user).await?;
+        if let Some(access) = self.usable(user, &cred)? {
+            return Ok(access);
+        }
+        self.refresh_once(user, None).await
+    }
+
+    /// The API refused `failed` (401): refresh once, unless another caller already replaced it.
+    pub async fn force_refresh(&self, user: UserId, failed: &Token) -> Result<Access, TokenError> {
+        self.refresh_once(user, Some(failed)).await
+    }
+
+    /// Refreshes under the user's lock; callers queued behind a refresh reuse its result.
+    async fn refresh_once(
+        &self,
+        user: UserId,
+        failed: Option<&Token>,
+    ) -> Result<Access, TokenError> {
+        let lock = self.lock_for(user);
+        let result = async {
+            let _guard = lock.lock().await;
+            let cred = self.load_active(user).await?;
+            if let Some(access) = self.usable(user, &cred)? {
+                if failed.is_none_or(|f| f.expose() != access.token.expose()) {
+                    return Ok(access);
+                }
+            }
+            self.refresh(user, cred).await
+        }
+        .await;
+        self.release(user, lock);
+        result
+    }
+
+    async fn refresh(&self, user: UserId, cred: Credential) -> Result<Access, TokenError> {
+        let refresh_token = match cred.refresh_token.as_deref().map(|v| self.open(user, "refresh_token", v)) {
+            None => {
+                tracing::warn!(user_id = %user, "no refresh token stored; consent is needed again");
+                self.needs_consent(&cred).await?;
+                return Err(TokenError::NeedsConsent("no refresh token is stored"));
+            }
+            Some(Err(e)) => {
+                tracing::error!(user_id = %user, error = %e, "stored refresh token does not decrypt (was SECRET_KEY changed?); consent is needed again");
+                self.needs_consent(&cred).await?;
+                return Err(TokenError::NeedsConsent("the stored token could not be read"));
+            }
+            Some(Ok(t)) => t,
+        };
+        match self.oauth.refresh(&refresh_token).await {
+            Ok(r) => {
+                let sealed_access = self.seal(user, "access_token", &r.access_token);
+                let rotated = r
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| self.seal(user, "refresh_token", t));
+                let (id, expires_at, scopes) = (cred.id, r.expires_at, r.scopes.clone());
+                self.db
+                    .run(move |c| {
+                        credentials::update_access(
+                            c,
+                            id,
+                            &sealed_access,
+                            expires_at,
+                            scopes.as_deref(),
+                            rotated.as_deref(),
+                        )
+                    })
+                    .await?;
+                tracing::info!(user_id = %user, rotated = r.refresh_token.is_some(), "access token refreshed");
+                Ok(Access {
+                    token: r.access_token,
+                    expires_at: r.expires_at,
+                    scopes: r.scopes.unwrap_or(cred.scopes),
+                })
+            }
+            Err(GoogleError::Rejected { error }) if error == "invalid_grant" => {
+                tracing::warn!(user_id = %user, "refresh token revoked or expired (invalid_grant); tokens deleted, consent needed");
+                self.needs_consent(&cred).await?;
+                Err(TokenError::NeedsConsent("access was revoked or has expired"))
+            }
+            Err(e) => Err(TokenError::Unavailable(anyhow::Error::new(e))),
+        }
+    }
+
+    /// The API keeps refusing fresh tokens: drop them and ask for consent again.
+    pub async fn give_up(&self, user: UserId) -> Result<(), DbError> {
+        match self.load(user).await? {
+            Some(cred) => self.needs_consent(&cred).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn needs_consent(&self, cred: &Credential) -> Result<(), DbError> {
+        let id = cred.id;
+        self.db
+            .run(move |c| credentials::mark_needs_consent(c, id))
+            .await
+    }
+
+    async fn load(&self, user: UserId) -> Result<Option<Credential>, DbError> {
+        let client_id = self.client_id.clone();
+        self.db
+            .run(move |c| credentials::find(c, user, &client_id))
+            .await
+    }
+
+    async fn load_active(&self, user: UserId) -> Result<Credential, TokenError> {
+        match self.load(user).await? {
+            Some(c) if c.status == STATUS_ACTIVE => Ok(c),
+            Some(_) => Err(TokenError::NeedsConsent("access must be granted again")),
+            None => Err(TokenError::NeedsConsent("no access has been granted yet")),
+        }
+    }
+
+    /// The stored access token if it is readable and valid for more than [`MARGIN`].
+    fn usable(&self, user: UserId, cred: &Credential) -> Result<Option<Access>, TokenError> {
+        let (Some(sealed), Some(expires_at)) = (&cred.access_token, cred.access_expires_at) else {
+            return Ok(None);
+        };
+        if expires_at <= crate::store::now() + MARGIN {
+            return Ok(None);
+        }
+        match self.open(user, "access_token", sealed) {
+            Ok(token) => Ok(Some(Access {
+                token,
+                expires_at,
+                scopes: cred.scopes.clone(),
+            })),
+            // Unreadable access token: the refresh path decides (it may still work).
+            Err(e) => {
+                tracing::warn!(user_id = %user, error = %e, "stored access token does not decrypt");
+                Ok(None)
+            }
+        }
+    }
+
+    fn seal(&self, user: UserId, field: &str, token: &Token) -> Vec<u8> {
+        self.cipher.seal(token.expose().as_bytes(), &aad(user, field))
+    }
+
+    fn open(&self, user: UserId, field: &str, sealed: &[u8]) -> Result<Token, VaultError> {
+        let bytes = self.cipher.open(sealed, &aad(user, field))?;
+        String::from_utf8(bytes)
+            .map(Token::new)
+            .map_err(|_| VaultError::Corrupt)
+    }
+
+    /// Decrypts the stored refresh token (tests and diagnostics).
+    pub async fn stored_refresh_token(&self, user: UserId) -> Result<Option<Token>, TokenError> {
+        let Some(cred) = self.load(user).await? else {
+            return Ok(None);
+        };
+        match cred.refresh_token {
+            None => Ok(None),
+            Some(v) => self
+                .open(user, "refresh_token", &v)
+                .map(Some)
+                .map_err(|e| TokenError::Unavailable(e.into())),
+        }
+    }
+
+    fn lock_for(&self, user: UserId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(user).or_default().clone()
+    }
+
+    fn release(&self, user: UserId, lock: Arc<tokio::sync::Mutex<()>>) {
+        drop(lock);
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&user).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(&user);
+        }
+    }
+}
+
+/// Why a provider call made through [`Vault::call`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Google(GoogleError),
+}
+
+impl From<DbError> for CallError {
+    fn from(e: DbError) -> Self {
+        Self::Token(TokenError::Db(e))
+    }
+}
+
+impl Vault {
+    /// Runs `f` with `access`; on a 401 refreshes once and retries once; a second 401 drops the
+    /// credential's tokens and reports that consent is needed.
+    pub async fn call<T, F, Fut>(&self, user: UserId, access: Access, f: F) -> Result<T, CallError>
+    where
+        F: Fn(Access) -> Fut,
+        Fut: std::future::Future<Output = Result<T, GoogleError>>,
+    {
+        let failed = access.token.clone();
+        match f(access).await {
+            Err(GoogleError::Unauthorized) => {}
+            other => return other.map_err(CallError::Google),
+        }
+        let fresh = self.force_refresh(user, &failed).await?;
+        match f(fresh).await {
+            Err(GoogleError::Unauthorized) => {
+                tracing::warn!(user_id = %user, "the API refused a freshly refreshed token; tokens deleted");
+                self.give_up(user).await?;
+                Err(TokenError::NeedsConsent("Google no longer accepts our access").into())
+            }
+            other => other.map_err(CallError::Google),
+        }
+    }
+}

@@ -1,11 +1,35 @@
 //! A faithful local copy of Google's OAuth 2.0 / OpenID Connect server and of the Drive v3 and
 //! Gmail v1 endpoints the app uses. It shares nothing with the app but the wire protocol.
 //!
-//! INTERFACE STUB — the emulator helper replaces the bodies; the signatures below are the
-//! contract the rest of the crate (cli.rs, startup.rs, tests) relies on.
+//! Everything is served under one origin at Google's own paths; see `docs/EMULATOR.md`.
 
+// Handlers return a ready `HttpResponse` as their error: boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{middleware, web, App, HttpServer};
+
+mod authorize;
+mod authreq;
+mod control;
+mod drive;
+mod errors;
+mod faults;
+mod fields;
+mod gmail;
+mod keys;
+mod revoke;
+mod seed;
+mod state;
+mod token;
+mod userinfo;
+
+use state::{Shared, Store};
 
 /// `offline-access emulator …` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,30 +75,222 @@ pub struct Options {
     pub seed: Option<PathBuf>,
     /// Serve the `/emulator/*` test controls even when not bound on loopback.
     pub allow_controls: bool,
+    /// Lifetime of authorization codes; `None` = Google's 10 minutes.
+    pub code_ttl: Option<Duration>,
+    /// Lifetime of access tokens; `None` = Google's 3599 seconds.
+    pub access_token_ttl: Option<Duration>,
+    /// PEM (PKCS#1 or PKCS#8) RSA private key to sign ID tokens with; `None` = a key generated
+    /// once per process.
+    pub signing_key: Option<PathBuf>,
 }
 
 /// A running emulator.
 pub struct Emulator {
     /// Origin, e.g. `http://127.0.0.1:8081` (no trailing slash).
     pub url: String,
+    /// Whether the `/emulator/*` controls are served.
+    pub controls: bool,
+    shared: Arc<Shared>,
 }
 
 impl Emulator {
-    /// Registers (or replaces) a client.
-    pub fn register_client(&self, _client: ClientRegistration) {
-        unimplemented!("emulator stub")
+    /// Registers (or replaces) a client. Such clients survive `POST /emulator/reset`.
+    pub fn register_client(&self, client: ClientRegistration) {
+        self.shared
+            .pinned_clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(client.client_id.clone(), client.clone());
+        self.shared
+            .store()
+            .clients
+            .insert(client.client_id.clone(), client);
+    }
+
+    /// The web clients currently registered (seeded, registered or added by a control).
+    pub fn web_clients(&self) -> Vec<ClientRegistration> {
+        let mut v: Vec<_> = self
+            .shared
+            .store()
+            .clients
+            .values()
+            .filter(|c| c.kind == ClientKind::Web)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        v
+    }
+}
+
+/// A client in Google's `client_secret.json` download format, pointing at `origin`.
+pub fn client_secret_json(client: &ClientRegistration, origin: &str) -> serde_json::Value {
+    let origin = origin.trim_end_matches('/');
+    let section = match client.kind {
+        ClientKind::Web => "web",
+        ClientKind::Android | ClientKind::Ios => "installed",
+    };
+    serde_json::json!({ section: {
+        "client_id": client.client_id,
+        "project_id": "offline-access-emulator",
+        "auth_uri": format!("{origin}/o/oauth2/v2/auth"),
+        "token_uri": format!("{origin}/token"),
+        "auth_provider_x509_cert_url": format!("{origin}/oauth2/v1/certs"),
+        "client_secret": client.client_secret,
+        "redirect_uris": client.redirect_uris,
+    }})
+}
+
+fn load_seed(path: Option<&PathBuf>) -> anyhow::Result<seed::Seed> {
+    match path {
+        Some(p) => seed::Seed::load(p),
+        None => Ok(seed::Seed::default_seed().clone()),
     }
 }
 
 /// Starts the emulator on `listener`; the returned server must be spawned or awaited.
 pub fn start(
-    _listener: TcpListener,
-    _options: Options,
+    listener: TcpListener,
+    options: Options,
 ) -> anyhow::Result<(Emulator, actix_web::dev::Server)> {
-    anyhow::bail!("emulator stub")
+    let addr = listener.local_addr()?;
+    let url = options
+        .issuer
+        .clone()
+        .map(|s| s.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let controls = addr.ip().is_loopback() || options.allow_controls;
+    let seed = load_seed(options.seed.as_ref())?;
+    let keys = match &options.signing_key {
+        Some(p) => keys::Keys::from_file(p)?,
+        None => keys::Keys::generated(),
+    };
+    let shared = Arc::new(Shared {
+        issuer: url.clone(),
+        keys,
+        code_ttl: options.code_ttl.unwrap_or(Duration::from_secs(600)),
+        access_ttl: options
+            .access_token_ttl
+            .unwrap_or(Duration::from_secs(3599)),
+        store: Mutex::new(Store::from_seed(&seed)),
+        seed,
+        pinned_clients: Mutex::new(HashMap::new()),
+        faults: Mutex::default(),
+        log: Mutex::default(),
+    });
+    let data = web::Data::from(shared.clone());
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .wrap(middleware::from_fn(faults::log_requests))
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(keys::discovery),
+            )
+            .route("/oauth2/v3/certs", web::get().to(keys::certs))
+            .route("/oauth2/v1/certs", web::get().to(keys::certs))
+            .route("/o/oauth2/v2/auth", web::get().to(authorize::get))
+            .route("/o/oauth2/v2/auth", web::post().to(authorize::post))
+            .route("/o/oauth2/auth", web::get().to(authorize::get))
+            .route("/o/oauth2/auth", web::post().to(authorize::post))
+            .route("/token", web::post().to(token::token))
+            .route("/revoke", web::post().to(revoke::revoke))
+            .route("/o/oauth2/revoke", web::post().to(revoke::revoke))
+            .route("/oauth2/v3/userinfo", web::get().to(userinfo::userinfo))
+            .route("/oauth2/v3/userinfo", web::post().to(userinfo::userinfo))
+            .route("/drive/v3/files", web::get().to(drive::list))
+            .route("/drive/v3/files/{id}", web::get().to(drive::get))
+            .route(
+                "/gmail/v1/users/{user}/messages",
+                web::get().to(gmail::list),
+            )
+            .route(
+                "/gmail/v1/users/{user}/messages/{id}",
+                web::get().to(gmail::get),
+            );
+        if controls {
+            app = app.configure(control::routes);
+        }
+        app
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok((
+        Emulator {
+            url,
+            controls,
+            shared,
+        },
+        server,
+    ))
 }
 
 /// Runs `offline-access emulator` until interrupted.
-pub async fn run_cli(_args: EmulatorArgs) -> anyhow::Result<()> {
-    anyhow::bail!("emulator stub")
+pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.write_client_secret {
+        let seed = load_seed(args.seed.as_ref())?;
+        let origin = args
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.bind));
+        let client = seed
+            .clients
+            .iter()
+            .find(|c| c.kind == ClientKind::Web)
+            .ok_or_else(|| anyhow::anyhow!("the seed has no web client"))?;
+        let json = serde_json::to_string_pretty(&client_secret_json(client, &origin))?;
+        std::fs::write(path, json + "\n")?;
+        println!(
+            "Wrote {} ({}) for {origin}",
+            path.display(),
+            client.client_id
+        );
+        return Ok(());
+    }
+    let listener = TcpListener::bind(&args.bind)?;
+    let options = Options {
+        issuer: args.issuer.clone(),
+        seed: args.seed.clone(),
+        ..Options::default()
+    };
+    let (emulator, server) = start(listener, options)?;
+    println!("Google emulator listening on {}", emulator.url);
+    println!(
+        "  discovery: {}/.well-known/openid-configuration",
+        emulator.url
+    );
+    println!(
+        "  controls:  {}",
+        if emulator.controls {
+            format!("{}/emulator/ (see docs/EMULATOR.md)", emulator.url)
+        } else {
+            "off (not bound on loopback)".to_string()
+        }
+    );
+    println!("Accounts:");
+    for a in emulator.shared.store().accounts.iter() {
+        println!(
+            "  {:<24} {:<16} sub={} files={} messages={}",
+            a.email,
+            a.name,
+            a.sub,
+            a.files.len(),
+            a.messages.len()
+        );
+    }
+    println!("Web clients:");
+    for c in emulator.web_clients() {
+        println!("  client_id:     {}", c.client_id);
+        println!("  client_secret: {}", c.client_secret);
+        println!("  redirect_uris: {}", c.redirect_uris.join(" "));
+    }
+    let handle = server.handle();
+    tokio::select! {
+        res = server => res?,
+        _ = tokio::signal::ctrl_c() => handle.stop(true).await,
+    }
+    Ok(())
 }

@@ -1,0 +1,137 @@
+//! Google's error bodies: OAuth JSON errors, API (Drive/Gmail) errors and HTML error pages.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+use serde_json::json;
+
+pub const REALM: &str = "https://accounts.google.com/";
+
+/// `{"error": …, "error_description": …}` as the token, revoke and userinfo endpoints answer.
+pub fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    HttpResponse::build(status)
+        .insert_header((
+            "Cache-Control",
+            "no-cache, no-store, max-age=0, must-revalidate",
+        ))
+        .insert_header(("Pragma", "no-cache"))
+        .content_type("application/json; charset=utf-8")
+        .body(
+            serde_json::to_string_pretty(
+                &json!({"error": error, "error_description": description}),
+            )
+            .unwrap_or_default(),
+        )
+}
+
+fn status_name(code: u16) -> &'static str {
+    match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        500 => "INTERNAL",
+        501 => "UNIMPLEMENTED",
+        502 | 503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Google's API error shape, used by Drive v3 and Gmail v1.
+pub fn api_error(code: u16, message: &str, reason: &str, extra: serde_json::Value) -> HttpResponse {
+    let mut item = json!({"message": message, "domain": "global", "reason": reason});
+    if let (Some(obj), Some(extra)) = (item.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    let body = json!({"error": {"code": code, "message": message, "errors": [item], "status": status_name(code)}});
+    json_response(code, &body)
+}
+
+pub fn json_response(code: u16, body: &serde_json::Value) -> HttpResponse {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("application/json; charset=UTF-8")
+        .body(serde_json::to_string_pretty(body).unwrap_or_default())
+}
+
+/// 401 for a missing, malformed, expired or revoked access token on Drive/Gmail.
+pub fn api_unauthenticated() -> HttpResponse {
+    let body = json!({"error": {
+        "code": 401,
+        "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+        "errors": [{"message": "Invalid Credentials", "domain": "global", "reason": "authError", "location": "Authorization", "locationType": "header"}],
+        "status": "UNAUTHENTICATED"
+    }});
+    let mut res = json_response(401, &body);
+    res.headers_mut().insert(
+        actix_web::http::header::WWW_AUTHENTICATE,
+        actix_web::http::header::HeaderValue::from_static(
+            "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
+        ),
+    );
+    res
+}
+
+/// 403 when the token lacks every scope the method accepts.
+pub fn api_insufficient_scope(method: &str, scopes: &[&str]) -> HttpResponse {
+    let body = json!({"error": {
+        "code": 403,
+        "message": "Request had insufficient authentication scopes.",
+        "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}],
+        "status": "PERMISSION_DENIED",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "domain": "googleapis.com",
+            "metadata": {"method": method, "service": method.split('.').take(2).collect::<Vec<_>>().join(".") + ".googleapis.com"}
+        }]
+    }});
+    let mut res = json_response(403, &body);
+    let header = format!(
+        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
+        scopes.join(" ")
+    );
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&header) {
+        res.headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// 400 "Invalid Value" for a bad query parameter.
+pub fn api_invalid_param(message: &str, param: &str) -> HttpResponse {
+    api_error(
+        400,
+        message,
+        "invalid",
+        json!({"location": param, "locationType": "parameter"}),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "emulator/error.html")]
+struct ErrorPage<'a> {
+    code: u16,
+    error: &'a str,
+    detail: &'a str,
+}
+
+/// The HTML error page the authorization endpoint shows ("Error 400: redirect_uri_mismatch").
+pub fn error_page(code: u16, error: &str, detail: &str) -> HttpResponse {
+    let html = ErrorPage {
+        code,
+        error,
+        detail,
+    }
+    .render()
+    .unwrap_or_else(|_| format!("Error {code}: {error}"));
+    HttpResponse::build(StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST))
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}

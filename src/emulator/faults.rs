@@ -1,0 +1,204 @@
+//! Fault injection and the request log.
+
+use std::collections::BTreeMap;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::errors::{api_error, api_unauthenticated, error_page, oauth_error};
+use super::state::Shared;
+
+pub const ENDPOINTS: &[&str] = &[
+    "token",
+    "revoke",
+    "userinfo",
+    "drive",
+    "gmail",
+    "certs",
+    "discovery",
+    "authorize",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdTokenFault {
+    BadSignature,
+    AlgNone,
+    WrongIss,
+    WrongAud,
+    Expired,
+    UnknownKid,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointFault {
+    pub endpoint: String,
+    pub remaining: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub endpoints: Vec<EndpointFault>,
+    pub id_tokens: Vec<(IdTokenFault, u32)>,
+}
+
+impl Faults {
+    /// Consumes one call of the first pending fault for `endpoint`.
+    fn take(&mut self, endpoint: &str) -> Option<(Option<u16>, Option<u64>)> {
+        let i = self
+            .endpoints
+            .iter()
+            .position(|f| f.endpoint == endpoint && f.remaining > 0)?;
+        let f = &mut self.endpoints[i];
+        f.remaining -= 1;
+        let out = (f.status, f.delay_ms);
+        if f.remaining == 0 {
+            self.endpoints.remove(i);
+        }
+        Some(out)
+    }
+
+    pub fn take_id_token(&mut self) -> Option<IdTokenFault> {
+        let i = self.id_tokens.iter().position(|(_, n)| *n > 0)?;
+        let kind = self.id_tokens[i].0;
+        self.id_tokens[i].1 -= 1;
+        if self.id_tokens[i].1 == 0 {
+            self.id_tokens.remove(i);
+        }
+        Some(kind)
+    }
+}
+
+/// Applies the next pending fault for `endpoint`: waits, then maybe answers an error.
+pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse> {
+    let fault = shared
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take(endpoint);
+    let (status, delay) = fault?;
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    status.map(|s| fault_response(endpoint, s))
+}
+
+/// A Google-shaped error for an injected status.
+pub fn fault_response(endpoint: &str, status: u16) -> HttpResponse {
+    match endpoint {
+        "token" | "revoke" | "userinfo" => {
+            let (error, description) = match status {
+                401 if endpoint == "token" => ("invalid_client", "Unauthorized"),
+                401 => ("invalid_token", "Invalid Credentials"),
+                429 => ("rate_limit_exceeded", "Rate limit exceeded."),
+                500..=599 => ("internal_failure", "Backend Error"),
+                _ => ("invalid_request", "Bad Request"),
+            };
+            oauth_error(status, error, description)
+        }
+        "drive" | "gmail" => {
+            let (message, reason) = match status {
+                401 => return api_unauthenticated(),
+                403 => ("User Rate Limit Exceeded", "userRateLimitExceeded"),
+                404 => ("Requested entity was not found.", "notFound"),
+                429 => ("Rate Limit Exceeded", "rateLimitExceeded"),
+                503 => ("The service is currently unavailable.", "backendError"),
+                500..=599 => ("Internal Error", "backendError"),
+                _ => ("Bad Request", "badRequest"),
+            };
+            api_error(status, message, reason, json!({}))
+        }
+        _ => error_page(
+            status,
+            "server_error",
+            "The server encountered a temporary error (injected by the emulator).",
+        ),
+    }
+}
+
+/// What a handler adds to its request's log entry.
+#[derive(Debug, Clone, Default)]
+pub struct LogInfo {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    pub requests: Vec<LogEntry>,
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl RequestLog {
+    const MAX: usize = 10_000;
+
+    pub fn record(&mut self, entry: LogEntry) {
+        *self
+            .counts
+            .entry(format!("{} {}", entry.method, entry.path))
+            .or_default() += 1;
+        if entry.path == "/token" {
+            if let Some(g) = &entry.grant_type {
+                *self.counts.entry(format!("token:{g}")).or_default() += 1;
+            }
+        }
+        if self.requests.len() >= Self::MAX {
+            self.requests.remove(0);
+        }
+        self.requests.push(entry);
+    }
+}
+
+/// Middleware: logs every non-control request after it is answered.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let shared = req.app_data::<web::Data<Shared>>().cloned();
+    let res = next.call(req).await?;
+    if path.starts_with("/emulator/") || path == "/emulator" {
+        return Ok(res);
+    }
+    if let Some(shared) = shared {
+        let info = res
+            .request()
+            .extensions()
+            .get::<LogInfo>()
+            .cloned()
+            .unwrap_or_default();
+        let entry = LogEntry {
+            method,
+            path,
+            grant_type: info.grant_type,
+            client_id: info.client_id,
+            status: res.status().as_u16(),
+        };
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(entry);
+    }
+    Ok(res)
+}

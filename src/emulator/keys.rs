@@ -1,0 +1,195 @@
+//! The RSA signing key, JWKS, discovery document and ID tokens.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use actix_web::{web, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rsa::pkcs1v15::SigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::faults::{take_fault, IdTokenFault};
+use super::state::{Account, Shared, EMAIL, PROFILE};
+
+pub struct Keys {
+    signer: SigningKey<Sha256>,
+    pub kid: String,
+    jwk: Value,
+}
+
+impl Keys {
+    fn new(key: RsaPrivateKey) -> Self {
+        let public = key.to_public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
+        let digest = Sha256::digest(public.n().to_bytes_be());
+        let kid: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+        let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
+        Keys {
+            signer: SigningKey::<Sha256>::new(key),
+            kid,
+            jwk,
+        }
+    }
+
+    /// The process-wide generated key (RSA-2048, generated once).
+    pub fn generated() -> &'static Keys {
+        static KEYS: OnceLock<Keys> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key generation");
+            Keys::new(key)
+        })
+    }
+
+    /// Loads a PKCS#1 or PKCS#8 PEM private key. Leaked: it lives as long as the process.
+    pub fn from_file(path: &Path) -> anyhow::Result<&'static Keys> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let pem = std::fs::read_to_string(path)?;
+        let key = RsaPrivateKey::from_pkcs1_pem(&pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs8_pem(&pem))
+            .map_err(|e| anyhow::anyhow!("{}: not an RSA private key: {e}", path.display()))?;
+        Ok(Box::leak(Box::new(Keys::new(key))))
+    }
+
+    pub fn sign_jwt(&self, header: &Value, claims: &Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = self.signer.sign(signing_input.as_bytes()).to_bytes();
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
+/// What goes into an ID token.
+pub struct IdTokenInput<'a> {
+    pub account: &'a Account,
+    pub aud: &'a str,
+    pub azp: &'a str,
+    pub scopes: &'a BTreeSet<String>,
+    pub nonce: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+}
+
+pub fn at_hash(access_token: &str) -> String {
+    let d = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d[..16])
+}
+
+/// Mints an ID token, applying the next pending ID-token fault if any.
+pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
+    let fault = shared
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take_id_token();
+    let now = chrono::Utc::now().timestamp();
+    let (iat, exp) = match fault {
+        Some(IdTokenFault::Expired) => (now - 7200, now - 3600),
+        _ => (now, now + 3600),
+    };
+    let mut claims = json!({
+        "iss": match fault { Some(IdTokenFault::WrongIss) => "https://evil.example.test".to_string(), _ => shared.issuer.clone() },
+        "azp": input.azp,
+        "aud": match fault { Some(IdTokenFault::WrongAud) => "someone-else.apps.googleusercontent.com", _ => input.aud },
+        "sub": input.account.sub,
+        "iat": iat,
+        "exp": exp,
+    });
+    let obj = claims.as_object_mut().expect("object");
+    if input.scopes.contains(EMAIL) {
+        obj.insert("email".into(), json!(input.account.email));
+        obj.insert("email_verified".into(), json!(true));
+    }
+    if let Some(at) = input.access_token {
+        obj.insert("at_hash".into(), json!(at_hash(at)));
+    }
+    if let Some(nonce) = input.nonce {
+        obj.insert("nonce".into(), json!(nonce));
+    }
+    if input.scopes.contains(PROFILE) {
+        obj.insert("name".into(), json!(input.account.name));
+        obj.insert("picture".into(), json!(input.account.picture));
+        obj.insert("given_name".into(), json!(input.account.given_name));
+        obj.insert("family_name".into(), json!(input.account.family_name));
+    }
+    let keys = shared.keys;
+    match fault {
+        Some(IdTokenFault::AlgNone) => {
+            let header = json!({"alg": "none", "typ": "JWT"});
+            format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            )
+        }
+        Some(IdTokenFault::UnknownKid) => {
+            let header = json!({"alg": "RS256", "kid": "0000000000000000000000000000000000000000", "typ": "JWT"});
+            keys.sign_jwt(&header, &claims)
+        }
+        Some(IdTokenFault::BadSignature) => {
+            let header = json!({"alg": "RS256", "kid": keys.kid, "typ": "JWT"});
+            let jwt = keys.sign_jwt(&header, &claims);
+            let (head, sig) = jwt.rsplit_once('.').expect("three parts");
+            let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap_or_default();
+            if let Some(b) = raw.get_mut(10) {
+                *b ^= 0x5a;
+            }
+            format!("{head}.{}", URL_SAFE_NO_PAD.encode(raw))
+        }
+        _ => {
+            let header = json!({"alg": "RS256", "kid": keys.kid, "typ": "JWT"});
+            keys.sign_jwt(&header, &claims)
+        }
+    }
+}
+
+pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
+    if let Some(res) = take_fault(&shared, "certs").await {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header((
+            "Cache-Control",
+            "public, max-age=21600, must-revalidate, no-transform",
+        ))
+        .content_type("application/json; charset=UTF-8")
+        .body(serde_json::to_string_pretty(&json!({"keys": [shared.keys.jwk]})).unwrap_or_default())
+}
+
+pub fn discovery_document(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/o/oauth2/v2/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/v3/userinfo"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "jwks_uri": format!("{issuer}/oauth2/v3/certs"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "email", "profile"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "claims_supported": ["aud", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "name", "picture", "sub"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "grant_types_supported": ["authorization_code", "refresh_token"]
+    })
+}
+
+pub async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
+    if let Some(res) = take_fault(&shared, "discovery").await {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .content_type("application/json")
+        .body(serde_json::to_string_pretty(&discovery_document(&shared.issuer)).unwrap_or_default())
+}

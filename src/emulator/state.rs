@@ -1,0 +1,321 @@
+//! In-memory state: accounts (with their Drive files and Gmail messages), clients, consents,
+//! codes and tokens. One `Mutex<Store>`; handlers never hold it across an `.await`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::faults::{Faults, RequestLog};
+use super::keys::Keys;
+use super::seed::Seed;
+use super::ClientRegistration;
+
+pub const OPENID: &str = "openid";
+pub const EMAIL: &str = "https://www.googleapis.com/auth/userinfo.email";
+pub const PROFILE: &str = "https://www.googleapis.com/auth/userinfo.profile";
+
+/// A Drive file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveFile {
+    pub id: String,
+    pub name: String,
+    pub mime_type: String,
+    pub created_time: DateTime<Utc>,
+    pub modified_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// A Gmail message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub thread_id: String,
+    pub label_ids: Vec<String>,
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    pub snippet: String,
+    pub body: String,
+    /// Milliseconds since the epoch.
+    pub internal_date: i64,
+}
+
+/// A Google account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub picture: String,
+    #[serde(default)]
+    pub files: Vec<DriveFile>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+/// What an account has consented to for one client.
+#[derive(Debug, Clone, Default)]
+pub struct Consent {
+    pub scopes: BTreeSet<String>,
+    /// A refresh token was issued under this consent (offline access granted).
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeEntry {
+    pub email: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: BTreeSet<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<(String, String)>,
+    pub expires_at: DateTime<Utc>,
+    pub issue_refresh: bool,
+    /// The ID token's `azp` when it differs from the client (mobile sign-in codes).
+    pub azp: Option<String>,
+    pub used: bool,
+    /// Token family created when the code was redeemed (for the reuse cascade).
+    pub family: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessEntry {
+    pub email: String,
+    pub client_id: String,
+    pub scopes: BTreeSet<String>,
+    pub expires_at: DateTime<Utc>,
+    pub family: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshEntry {
+    pub email: String,
+    pub client_id: String,
+    pub scopes: BTreeSet<String>,
+    pub family: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    pub accounts: Vec<Account>,
+    pub clients: HashMap<String, ClientRegistration>,
+    pub consents: HashMap<(String, String), Consent>,
+    pub codes: HashMap<String, CodeEntry>,
+    pub access: HashMap<String, AccessEntry>,
+    pub refresh: HashMap<String, RefreshEntry>,
+    next_family: u64,
+}
+
+impl Store {
+    pub fn from_seed(seed: &Seed) -> Self {
+        let mut store = Store {
+            accounts: seed.accounts.clone(),
+            ..Default::default()
+        };
+        for c in &seed.clients {
+            store.clients.insert(c.client_id.clone(), c.clone());
+        }
+        store
+    }
+
+    pub fn account(&self, email: &str) -> Option<&Account> {
+        let email = email.to_ascii_lowercase();
+        self.accounts
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(&email))
+    }
+
+    pub fn account_mut(&mut self, email: &str) -> Option<&mut Account> {
+        self.accounts
+            .iter_mut()
+            .find(|a| a.email.eq_ignore_ascii_case(email))
+    }
+
+    /// Finds an account by email or by `sub` (login_hint accepts both).
+    pub fn account_by_hint(&self, hint: &str) -> Option<&Account> {
+        self.account(hint)
+            .or_else(|| self.accounts.iter().find(|a| a.sub == hint))
+    }
+
+    pub fn new_family(&mut self) -> u64 {
+        self.next_family += 1;
+        self.next_family
+    }
+
+    pub fn consent(&self, email: &str, client_id: &str) -> Option<&Consent> {
+        self.consents
+            .get(&(email.to_string(), client_id.to_string()))
+    }
+
+    /// Issues an access token in `family`.
+    pub fn issue_access(
+        &mut self,
+        email: &str,
+        client_id: &str,
+        scopes: &BTreeSet<String>,
+        family: u64,
+        ttl: Duration,
+    ) -> String {
+        let now = Utc::now();
+        if self.access.len() > 50_000 {
+            self.access.retain(|_, a| a.expires_at > now);
+        }
+        let token = format!("ya29.a0{}", random_token(96));
+        self.access.insert(
+            token.clone(),
+            AccessEntry {
+                email: email.to_string(),
+                client_id: client_id.to_string(),
+                scopes: scopes.clone(),
+                expires_at: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+                family,
+            },
+        );
+        token
+    }
+
+    pub fn issue_refresh(
+        &mut self,
+        email: &str,
+        client_id: &str,
+        scopes: &BTreeSet<String>,
+        family: u64,
+    ) -> String {
+        let token = format!("1//0{}", random_token(64));
+        self.refresh.insert(
+            token.clone(),
+            RefreshEntry {
+                email: email.to_string(),
+                client_id: client_id.to_string(),
+                scopes: scopes.clone(),
+                family,
+            },
+        );
+        token
+    }
+
+    pub fn new_code(&mut self, entry: CodeEntry) -> String {
+        let now = Utc::now();
+        if self.codes.len() > 50_000 {
+            self.codes.retain(|_, c| c.expires_at > now);
+        }
+        let code = format!("4/0{}", random_token(48));
+        self.codes.insert(code.clone(), entry);
+        code
+    }
+
+    /// A live (unexpired, unrevoked) access token.
+    pub fn live_access(&self, token: &str) -> Option<&AccessEntry> {
+        self.access.get(token).filter(|a| a.expires_at > Utc::now())
+    }
+
+    /// Revokes every token of one token family (tokens from one code redemption).
+    pub fn revoke_family(&mut self, family: u64) {
+        self.access.retain(|_, a| a.family != family);
+        self.refresh.retain(|_, r| r.family != family);
+    }
+
+    /// The user removes the app's access: all tokens, codes and the consent of (email, client).
+    pub fn revoke_grant(&mut self, email: &str, client_id: &str) {
+        let same = |e: &str, c: &str| e.eq_ignore_ascii_case(email) && c == client_id;
+        self.access.retain(|_, a| !same(&a.email, &a.client_id));
+        self.refresh.retain(|_, r| !same(&r.email, &r.client_id));
+        self.codes.retain(|_, c| !same(&c.email, &c.client_id));
+        self.consents.retain(|(e, c), _| !same(e, c));
+    }
+
+    /// Every client this account has a consent or token for.
+    pub fn clients_of(&self, email: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (e, c) in self.consents.keys() {
+            if e.eq_ignore_ascii_case(email) {
+                out.insert(c.clone());
+            }
+        }
+        for r in self.refresh.values() {
+            if r.email.eq_ignore_ascii_case(email) {
+                out.insert(r.client_id.clone());
+            }
+        }
+        for a in self.access.values() {
+            if a.email.eq_ignore_ascii_case(email) {
+                out.insert(a.client_id.clone());
+            }
+        }
+        out
+    }
+}
+
+/// URL-safe random string of `len` characters from the OS CSPRNG.
+pub fn random_token(len: usize) -> String {
+    let mut bytes = vec![0u8; len * 3 / 4 + 1];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let mut s = URL_SAFE_NO_PAD.encode(bytes);
+    s.truncate(len);
+    s
+}
+
+/// Everything a handler needs.
+pub struct Shared {
+    pub issuer: String,
+    pub keys: &'static Keys,
+    pub code_ttl: Duration,
+    pub access_ttl: Duration,
+    pub seed: Seed,
+    pub store: Mutex<Store>,
+    /// Clients registered in-process with `Emulator::register_client`; they survive a reset.
+    pub pinned_clients: Mutex<HashMap<String, ClientRegistration>>,
+    pub faults: Mutex<Faults>,
+    pub log: Mutex<RequestLog>,
+}
+
+impl Shared {
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn reset(&self) {
+        let mut fresh = Store::from_seed(&self.seed);
+        for c in self
+            .pinned_clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            fresh.clients.insert(c.client_id.clone(), c.clone());
+        }
+        *self.store() = fresh;
+    }
+}
+
+/// Normalises one requested scope (`email`/`profile` shorthands → full URLs).
+pub fn normalize_scope(s: &str) -> String {
+    match s {
+        "email" => EMAIL.to_string(),
+        "profile" => PROFILE.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// openid, email and profile: always granted when requested, never a checkbox.
+pub fn is_basic(s: &str) -> bool {
+    s == OPENID || s == EMAIL || s == PROFILE
+}
+
+/// Google's order in the `scope` answer: the basic ones as requested, then the rest.
+pub fn scope_string(scopes: &BTreeSet<String>) -> String {
+    let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    v.sort_by_key(|s| (!is_basic(s), *s));
+    v.join(" ")
+}

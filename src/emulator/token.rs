@@ -1,0 +1,307 @@
+//! `POST /token`: authorization_code and refresh_token grants.
+
+use std::collections::{BTreeSet, HashMap};
+
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::errors::oauth_error;
+use super::faults::{take_fault, LogInfo};
+use super::keys::{id_token, IdTokenInput};
+use super::state::{scope_string, Shared, Store, OPENID};
+use super::ClientKind;
+
+fn invalid_request(d: &str) -> HttpResponse {
+    oauth_error(400, "invalid_request", d)
+}
+
+fn invalid_grant(d: &str) -> HttpResponse {
+    oauth_error(400, "invalid_grant", d)
+}
+
+/// (client_id, client_secret) from HTTP Basic or the body; both at once is invalid_request.
+fn client_credentials(
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> Result<(String, Option<String>), HttpResponse> {
+    let basic = req
+        .headers()
+        .get("Authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        })
+        .map(|b64| {
+            let raw = STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| {
+                    s.split_once(':').map(|(i, p)| {
+                        let dec = |x: &str| {
+                            url::form_urlencoded::parse(format!("x={x}").as_bytes())
+                                .next()
+                                .map(|(_, v)| v.into_owned())
+                                .unwrap_or_default()
+                        };
+                        (dec(i), dec(p))
+                    })
+                });
+            raw.ok_or_else(|| {
+                oauth_error(401, "invalid_client", "Malformed HTTP Basic credentials.")
+            })
+        });
+    let in_body = form.contains_key("client_secret");
+    match basic {
+        Some(Err(e)) => Err(e),
+        Some(Ok(_)) if in_body => Err(invalid_request(
+            "Client authentication must use either HTTP Basic or the request body, not both.",
+        )),
+        Some(Ok((id, secret))) => {
+            if form.get("client_id").is_some_and(|b| *b != id) {
+                return Err(invalid_request(
+                    "client_id in the body does not match HTTP Basic.",
+                ));
+            }
+            Ok((id, Some(secret)))
+        }
+        None => match form.get("client_id").filter(|s| !s.is_empty()) {
+            Some(id) => Ok((id.clone(), form.get("client_secret").cloned())),
+            None => Err(invalid_request(
+                "Could not determine client ID from request.",
+            )),
+        },
+    }
+}
+
+fn authenticate(store: &Store, id: &str, secret: Option<&str>) -> Result<(), HttpResponse> {
+    let Some(client) = store.clients.get(id) else {
+        return Err(oauth_error(
+            401,
+            "invalid_client",
+            "The OAuth client was not found.",
+        ));
+    };
+    match (client.kind, secret) {
+        (ClientKind::Web, Some(s)) if s == client.client_secret => Ok(()),
+        (ClientKind::Web, None) => Err(invalid_request("client_secret is missing.")),
+        (ClientKind::Web, Some(_)) => Err(oauth_error(401, "invalid_client", "Unauthorized")),
+        // Installed (Android / iOS) clients have no secret to check.
+        (_, None) => Ok(()),
+        (_, Some(s)) if s.is_empty() || s == client.client_secret => Ok(()),
+        (_, Some(_)) => Err(oauth_error(401, "invalid_client", "Unauthorized")),
+    }
+}
+
+fn token_json(body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            "Cache-Control",
+            "no-cache, no-store, max-age=0, must-revalidate",
+        ))
+        .insert_header(("Pragma", "no-cache"))
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_string_pretty(&body).unwrap_or_default())
+}
+
+pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let mut form = HashMap::new();
+    let mut repeated = None;
+    for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
+        if form.insert(k.clone(), v).is_some() {
+            repeated = Some(k);
+        }
+    }
+    let grant_type = form.get("grant_type").cloned();
+    let (client_id, secret) = match client_credentials(&req, &form) {
+        Ok(c) => (Some(c.0), c.1),
+        Err(e) => {
+            note(&req, grant_type, None);
+            return e;
+        }
+    };
+    note(&req, grant_type.clone(), client_id.clone());
+    if let Some(res) = take_fault(&shared, "token").await {
+        return res;
+    }
+    if let Some(k) = repeated {
+        return invalid_request(&format!("Parameter {k} is repeated."));
+    }
+    let client_id = client_id.unwrap_or_default();
+    if let Err(e) = authenticate(&shared.store(), &client_id, secret.as_deref()) {
+        return e;
+    }
+    match grant_type.as_deref() {
+        Some("authorization_code") => authorization_code(&shared, &client_id, &form),
+        Some("refresh_token") => refresh(&shared, &client_id, &form),
+        None | Some("") => oauth_error(400, "unsupported_grant_type", "Invalid grant_type: "),
+        Some(other) => oauth_error(
+            400,
+            "unsupported_grant_type",
+            &format!("Invalid grant_type: {other}"),
+        ),
+    }
+}
+
+fn note(req: &HttpRequest, grant_type: Option<String>, client_id: Option<String>) {
+    req.extensions_mut().insert(LogInfo {
+        grant_type,
+        client_id,
+    });
+}
+
+fn pkce_ok(challenge: &(String, String), verifier: &str) -> bool {
+    let (c, method) = challenge;
+    if method == "S256" {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *c
+    } else {
+        verifier == c
+    }
+}
+
+fn authorization_code(
+    shared: &Shared,
+    client_id: &str,
+    form: &HashMap<String, String>,
+) -> HttpResponse {
+    let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
+        return invalid_request("Missing required parameter: code");
+    };
+    let mut store = shared.store();
+    let Some(entry) = store.codes.get(code).cloned() else {
+        return invalid_grant("Malformed auth code.");
+    };
+    if entry.used {
+        // Reuse: refuse, and revoke what the first redemption produced.
+        if let Some(family) = entry.family {
+            store.revoke_family(family);
+        }
+        return invalid_grant("Bad Request");
+    }
+    if entry.expires_at <= Utc::now() {
+        return invalid_grant("Bad Request");
+    }
+    if entry.client_id != client_id {
+        return oauth_error(400, "invalid_grant", "Unauthorized");
+    }
+    let redirect_uri = match form.get("redirect_uri") {
+        Some(r) => r.as_str(),
+        None if entry.redirect_uri.is_empty() => "",
+        None => return invalid_request("Missing parameter: redirect_uri"),
+    };
+    if redirect_uri != entry.redirect_uri {
+        return oauth_error(400, "redirect_uri_mismatch", "Bad Request");
+    }
+    if let Some(ch) = &entry.code_challenge {
+        match form.get("code_verifier") {
+            None => return invalid_grant("Missing code verifier."),
+            Some(v) if !pkce_ok(ch, v) => return invalid_grant("Invalid code verifier."),
+            Some(_) => {}
+        }
+    }
+    let family = store.new_family();
+    if let Some(e) = store.codes.get_mut(code) {
+        e.used = true;
+        e.family = Some(family);
+    }
+    let access = store.issue_access(
+        &entry.email,
+        client_id,
+        &entry.scopes,
+        family,
+        shared.access_ttl,
+    );
+    let refresh = entry
+        .issue_refresh
+        .then(|| store.issue_refresh(&entry.email, client_id, &entry.scopes, family));
+    let Some(account) = store.account(&entry.email).cloned() else {
+        return invalid_grant("Account not found.");
+    };
+    drop(store);
+    let mut body = json!({
+        "access_token": access,
+        "expires_in": shared.access_ttl.as_secs(),
+        "scope": scope_string(&entry.scopes),
+        "token_type": "Bearer",
+    });
+    if let Some(r) = refresh {
+        body["refresh_token"] = json!(r);
+    }
+    if entry.scopes.contains(OPENID) {
+        body["id_token"] = json!(id_token(
+            shared,
+            IdTokenInput {
+                account: &account,
+                aud: client_id,
+                azp: entry.azp.as_deref().unwrap_or(client_id),
+                scopes: &entry.scopes,
+                nonce: entry.nonce.as_deref(),
+                access_token: Some(&access),
+            }
+        ));
+    }
+    token_json(body)
+}
+
+fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> HttpResponse {
+    let Some(token) = form.get("refresh_token").filter(|c| !c.is_empty()) else {
+        return invalid_request("Missing required parameter: refresh_token");
+    };
+    let mut store = shared.store();
+    let Some(entry) = store.refresh.get(token).cloned() else {
+        return invalid_grant("Token has been expired or revoked.");
+    };
+    if entry.client_id != client_id {
+        return oauth_error(400, "unauthorized_client", "Unauthorized");
+    }
+    let scopes: BTreeSet<String> = match form.get("scope").filter(|s| !s.is_empty()) {
+        None => entry.scopes.clone(),
+        Some(s) => {
+            let wanted: BTreeSet<String> = s
+                .split(' ')
+                .filter(|x| !x.is_empty())
+                .map(super::state::normalize_scope)
+                .collect();
+            if !wanted.is_subset(&entry.scopes) {
+                return oauth_error(400, "invalid_scope", "Some requested scopes were invalid. They are not a subset of the originally granted scopes.");
+            }
+            wanted
+        }
+    };
+    let access = store.issue_access(
+        &entry.email,
+        client_id,
+        &scopes,
+        entry.family,
+        shared.access_ttl,
+    );
+    let Some(account) = store.account(&entry.email).cloned() else {
+        return invalid_grant("Token has been expired or revoked.");
+    };
+    drop(store);
+    let mut body = json!({
+        "access_token": access,
+        "expires_in": shared.access_ttl.as_secs(),
+        "scope": scope_string(&scopes),
+        "token_type": "Bearer",
+    });
+    if scopes.contains(OPENID) {
+        body["id_token"] = json!(id_token(
+            shared,
+            IdTokenInput {
+                account: &account,
+                aud: client_id,
+                azp: client_id,
+                scopes: &scopes,
+                nonce: None,
+                access_token: Some(&access),
+            }
+        ));
+    }
+    token_json(body)
+}

@@ -6,7 +6,11 @@ use crate::config::{ConfigError, Settings};
 use crate::emulator::EmulatorArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "offline-access", version, about = "Sign in with Google, then let the server work for the user")]
+#[command(
+    name = "offline-access",
+    version,
+    about = "Sign in with Google, then let the server work for the user"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -95,7 +99,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = Settings::from_env()?;
     let origin = settings.origin();
     let running = crate::startup::start(settings, args.sync_every).await?;
-    println!("offline-access is listening on {origin}/ (port {})", running.port);
+    println!(
+        "offline-access is listening on {origin}/ (port {})",
+        running.port
+    );
     match &running.emulator_url {
         Some(url) => {
             println!("EMULATOR MODE: no GOOGLE_CLIENT_SECRET_FILE is set, so Google is emulated at {url}/");

@@ -27,7 +27,7 @@ pub enum GoogleSource {
     Emulator { bind: String },
     /// A real provider: a downloaded client secret plus the issuer to discover.
     Provider {
-        client: ClientSecret,
+        client: Box<ClientSecret>,
         issuer: Url,
         api_base: Url,
     },
@@ -130,18 +130,20 @@ impl Settings {
             },
             Some(path) => {
                 let json = std::fs::read_to_string(&path).map_err(|e| {
-                    bad(format!("GOOGLE_CLIENT_SECRET_FILE={path} cannot be read: {e}"))
+                    bad(format!(
+                        "GOOGLE_CLIENT_SECRET_FILE={path} cannot be read: {e}"
+                    ))
                 })?;
                 let client = ClientSecret::parse(&json)?;
-                let issuer = get("GOOGLE_ISSUER")
-                    .unwrap_or_else(|| "https://accounts.google.com".into());
+                let issuer =
+                    get("GOOGLE_ISSUER").unwrap_or_else(|| "https://accounts.google.com".into());
                 let issuer = Url::parse(&issuer)
                     .map_err(|e| bad(format!("GOOGLE_ISSUER is not a URL ({e})")))?;
-                let api = get("GOOGLE_API_BASE")
-                    .unwrap_or_else(|| "https://www.googleapis.com".into());
+                let api =
+                    get("GOOGLE_API_BASE").unwrap_or_else(|| "https://www.googleapis.com".into());
                 let api_base = parse_origin("GOOGLE_API_BASE", &api)?;
                 GoogleSource::Provider {
-                    client,
+                    client: Box::new(client),
                     issuer,
                     api_base,
                 }

@@ -174,7 +174,11 @@ pub fn run(
     let keys = Keys::derive(&settings.secret_key);
     let http = http_client()?;
     let https = settings.https();
-    let cookie_name = if https { "__Host-oa_session" } else { "oa_session" };
+    let cookie_name = if https {
+        "__Host-oa_session"
+    } else {
+        "oa_session"
+    };
     let ttl = settings.session_ttl.num_seconds();
     let store = DbSessionStore::new(db.clone(), keys.cipher.clone());
     let cookie_key = Key::from(&keys.cookie);

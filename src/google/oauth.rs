@@ -85,8 +85,14 @@ impl OAuth {
                 return Ok(client.clone());
             }
         }
-        let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_string())
-            .map_err(|e| GoogleError::Unavailable(e.into()))?;
+        let issuer = IssuerUrl::new(
+            self.config
+                .issuer
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
+        )
+        .map_err(|e| GoogleError::Unavailable(e.into()))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("discovery failed: {e}")))?;
@@ -251,7 +257,10 @@ fn joined(scopes: Option<&Vec<Scope>>) -> Option<String> {
 }
 
 fn token_error<RE: std::error::Error + Send + Sync + 'static>(
-    e: RequestTokenError<RE, openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>,
+    e: RequestTokenError<
+        RE,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
 ) -> GoogleError {
     match e {
         RequestTokenError::ServerResponse(r) => GoogleError::Rejected {

@@ -127,7 +127,11 @@ pub fn update_access(
     );
     match (scopes, rotated_refresh_token) {
         (Some(s), Some(r)) => diesel::update(target)
-            .set((base, credentials::scopes.eq(s), credentials::refresh_token.eq(r)))
+            .set((
+                base,
+                credentials::scopes.eq(s),
+                credentials::refresh_token.eq(r),
+            ))
             .execute(conn),
         (Some(s), None) => diesel::update(target)
             .set((base, credentials::scopes.eq(s)))

@@ -93,7 +93,9 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, SaveError> {
         let key = generate_session_key();
         let id_hash = hash_key(&key);
-        let sealed = self.seal(&id_hash, &state).map_err(SaveError::Serialization)?;
+        let sealed = self
+            .seal(&id_hash, &state)
+            .map_err(SaveError::Serialization)?;
         let user = user_of(&state);
         let expires = expiry(ttl);
         self.db

@@ -27,7 +27,7 @@ pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
             sync_status::error.eq(&s.error),
         );
         let n = diesel::update(sync_status::table.find(s.user_id))
-            .set(values.clone())
+            .set(values)
             .execute(conn)?;
         if n == 0 {
             diesel::insert_into(sync_status::table)

@@ -82,20 +82,32 @@ mod tests {
         let a = c.seal(b"refresh-token", "user:1:refresh_token");
         let b = c.seal(b"refresh-token", "user:1:refresh_token");
         assert_ne!(a, b, "nonces must differ");
-        assert_eq!(c.open(&a, "user:1:refresh_token").unwrap(), b"refresh-token");
+        assert_eq!(
+            c.open(&a, "user:1:refresh_token").unwrap(),
+            b"refresh-token"
+        );
     }
 
     #[test]
     fn wrong_aad_or_tampering_fails_cleanly() {
         let c = Cipher::new(1, &[7u8; 32]);
         let mut a = c.seal(b"v", "user:1:access_token");
-        assert!(matches!(c.open(&a, "user:2:access_token"), Err(VaultError::Corrupt)));
+        assert!(matches!(
+            c.open(&a, "user:2:access_token"),
+            Err(VaultError::Corrupt)
+        ));
         let last = a.len() - 1;
         a[last] ^= 1;
-        assert!(matches!(c.open(&a, "user:1:access_token"), Err(VaultError::Corrupt)));
+        assert!(matches!(
+            c.open(&a, "user:1:access_token"),
+            Err(VaultError::Corrupt)
+        ));
         assert!(matches!(c.open(&[1, 2], "x"), Err(VaultError::Truncated)));
         let other = Cipher::new(2, &[7u8; 32]);
         let sealed = other.seal(b"v", "x");
-        assert!(matches!(c.open(&sealed, "x"), Err(VaultError::UnknownKey(2))));
+        assert!(matches!(
+            c.open(&sealed, "x"),
+            Err(VaultError::UnknownKey(2))
+        ));
     }
 }

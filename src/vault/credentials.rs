@@ -130,7 +130,11 @@ impl Vault {
     }
 
     async fn refresh(&self, user: UserId, cred: Credential) -> Result<Access, TokenError> {
-        let refresh_token = match cred.refresh_token.as_deref().map(|v| self.open(user, "refresh_token", v)) {
+        let refresh_token = match cred
+            .refresh_token
+            .as_deref()
+            .map(|v| self.open(user, "refresh_token", v))
+        {
             None => {
                 tracing::warn!(user_id = %user, "no refresh token stored; consent is needed again");
                 self.needs_consent(&cred).await?;
@@ -139,7 +143,9 @@ impl Vault {
             Some(Err(e)) => {
                 tracing::error!(user_id = %user, error = %e, "stored refresh token does not decrypt (was SECRET_KEY changed?); consent is needed again");
                 self.needs_consent(&cred).await?;
-                return Err(TokenError::NeedsConsent("the stored token could not be read"));
+                return Err(TokenError::NeedsConsent(
+                    "the stored token could not be read",
+                ));
             }
             Some(Ok(t)) => t,
         };
@@ -173,7 +179,9 @@ impl Vault {
             Err(GoogleError::Rejected { error }) if error == "invalid_grant" => {
                 tracing::warn!(user_id = %user, "refresh token revoked or expired (invalid_grant); tokens deleted, consent needed");
                 self.needs_consent(&cred).await?;
-                Err(TokenError::NeedsConsent("access was revoked or has expired"))
+                Err(TokenError::NeedsConsent(
+                    "access was revoked or has expired",
+                ))
             }
             Err(e) => Err(TokenError::Unavailable(anyhow::Error::new(e))),
         }
@@ -232,7 +240,8 @@ impl Vault {
     }
 
     fn seal(&self, user: UserId, field: &str, token: &Token) -> Vec<u8> {
-        self.cipher.seal(token.expose().as_bytes(), &aad(user, field))
+        self.cipher
+            .seal(token.expose().as_bytes(), &aad(user, field))
     }
 
     fn open(&self, user: UserId, field: &str, sealed: &[u8]) -> Result<Token, VaultError> {

@@ -24,7 +24,10 @@ pub struct Keys {
 
 impl Keys {
     pub fn derive(secret: &SecretString) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(b"offline-access/v1"), secret.expose_secret().as_bytes());
+        let hk = Hkdf::<Sha256>::new(
+            Some(b"offline-access/v1"),
+            secret.expose_secret().as_bytes(),
+        );
         let mut cookie = [0u8; 64];
         let mut vault = [0u8; 32];
         let mut emu = [0u8; 24];

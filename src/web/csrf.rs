@@ -24,7 +24,11 @@ pub fn token(session: &Session) -> Result<String, AppError> {
 
 /// Checks a submitted token against the session's, in constant time.
 pub fn verify(session: &Session, submitted: &str) -> Result<(), AppError> {
-    let expected = session.get::<String>(KEY).ok().flatten().unwrap_or_default();
+    let expected = session
+        .get::<String>(KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), submitted.as_bytes()) {
         return Err(AppError::Forbidden(
             "This form has expired or did not come from this site. Go back, reload the page and try again.",

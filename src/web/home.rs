@@ -125,15 +125,16 @@ pub async fn index(
     };
 
     let (http, api_base) = (&state.http, &state.oauth.config().api_base);
-    let fetched = state
-        .vault
-        .call(user, access, |a| {
-            let token = page_token.clone();
-            async move {
-                drive::list_files(http, api_base, &a.token, PAGE_SIZE, token.as_deref()).await
-            }
-        })
-        .await;
+    let fetched =
+        state
+            .vault
+            .call(user, access, |a| {
+                let token = page_token.clone();
+                async move {
+                    drive::list_files(http, api_base, &a.token, PAGE_SIZE, token.as_deref()).await
+                }
+            })
+            .await;
     let list = match fetched {
         Ok(list) => list,
         Err(CallError::Token(e)) => return token_failure(e, signed_in),

@@ -50,7 +50,9 @@ pub async fn callback(
     };
 
     // The pending authorization is single-use: taken out whatever happens next.
-    let pending = session.remove_as::<PendingAuth>(PENDING_KEY).and_then(Result::ok);
+    let pending = session
+        .remove_as::<PendingAuth>(PENDING_KEY)
+        .and_then(Result::ok);
     let state_ok = match (&pending, &query.state) {
         (Some(p), Some(s)) => csrf::constant_time_eq(p.state.as_bytes(), s.as_bytes()),
         _ => false,
@@ -155,13 +157,20 @@ fn provider_error(error: &str) -> HttpResponse {
     }
     // Name the error only when it looks like an OAuth error code; never echo other input.
     let known = error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    tracing::warn!(error = if known { error } else { "(malformed)" }, "provider returned an error");
+    tracing::warn!(
+        error = if known { error } else { "(malformed)" },
+        "provider returned an error"
+    );
     let message = if known {
         format!("Google reported “{error}”. Nothing was stored. You can try again.")
     } else {
         "Google reported an error. Nothing was stored. You can try again.".to_string()
     };
-    error_page(StatusCode::BAD_REQUEST, "Sign-in did not complete", &message)
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in did not complete",
+        &message,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -170,7 +179,10 @@ pub struct LogoutForm {
 }
 
 /// `POST /logout`: ends the server-side session.
-pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> Result<HttpResponse, AppError> {
+pub async fn logout(
+    session: Session,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
     csrf::verify(&session, &form.csrf)?;
     if let Some(id) = super::session::user_id(&session) {
         tracing::info!(user_id = %id, "signed out");

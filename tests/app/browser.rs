@@ -21,7 +21,7 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("/usr/bin/chromedriver")
+        let mut child = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -33,6 +33,8 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("chromedriver did not start on port {port}");
     }
 }
@@ -88,7 +90,10 @@ where
             std::fs::write(dir.join(format!("{name}.html")), src).ok();
         }
         let _ = web.quit().await;
-        panic!("{name} failed: {e} (screenshot and source in {})", dir.display());
+        panic!(
+            "{name} failed: {e} (screenshot and source in {})",
+            dir.display()
+        );
     }
     web.quit().await.ok();
 }
@@ -102,22 +107,47 @@ async fn browser_sign_in_lists_files_and_pages() {
     with_browser("browser_sign_in", |web, app| async move {
         let run = async {
             web.goto(format!("{}/", app.addr)).await?;
-            web.query(By::Css("[data-testid=sign-in]")).first().await?.click().await?;
-            web.query(By::Css("[data-testid=account-alice]")).first().await?.click().await?;
-            web.query(By::Css("[data-testid=allow]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=sign-in]"))
+                .first()
+                .await?
+                .click()
+                .await?;
+            web.query(By::Css("[data-testid=account-alice]"))
+                .first()
+                .await?
+                .click()
+                .await?;
+            web.query(By::Css("[data-testid=allow]"))
+                .first()
+                .await?
+                .click()
+                .await?;
             let name = text_of(&web, "[data-testid=user-name]").await?;
             assert_eq!(name, "Alice Example");
             let url = web.current_url().await?;
-            assert_eq!(url.as_str(), format!("{}/", app.addr), "the code left the URL");
+            assert_eq!(
+                url.as_str(),
+                format!("{}/", app.addr),
+                "the code left the URL"
+            );
             let files = web.find_all(By::Css("[data-testid=file]")).await?;
             assert_eq!(files.len(), 25);
             let first = files[0].find(By::Css(".name")).await?.text().await?;
-            assert_eq!(first, "\"Q3\" <b>report</b> & café.txt", "shown as text, not markup");
-            web.find(By::Css("[data-testid=next-page]")).await?.click().await?;
+            assert_eq!(
+                first, "\"Q3\" <b>report</b> & café.txt",
+                "shown as text, not markup"
+            );
+            web.find(By::Css("[data-testid=next-page]"))
+                .await?
+                .click()
+                .await?;
             let page = text_of(&web, "[data-testid=page-number]").await?;
             assert_eq!(page, "page 2");
             assert!(web.current_url().await?.as_str().ends_with("/?page=2"));
-            web.find(By::Css("[data-testid=prev-page]")).await?.click().await?;
+            web.find(By::Css("[data-testid=prev-page]"))
+                .await?
+                .click()
+                .await?;
             assert_eq!(text_of(&web, "[data-testid=page-number]").await?, "page 1");
             Ok(())
         }
@@ -132,9 +162,21 @@ async fn browser_cancel_shows_the_friendly_page() {
     with_browser("browser_cancel", |web, app| async move {
         let run = async {
             web.goto(format!("{}/", app.addr)).await?;
-            web.query(By::Css("[data-testid=sign-in]")).first().await?.click().await?;
-            web.query(By::Css("[data-testid=account-bob]")).first().await?.click().await?;
-            web.query(By::Css("[data-testid=cancel]")).first().await?.click().await?;
+            web.query(By::Css("[data-testid=sign-in]"))
+                .first()
+                .await?
+                .click()
+                .await?;
+            web.query(By::Css("[data-testid=account-bob]"))
+                .first()
+                .await?
+                .click()
+                .await?;
+            web.query(By::Css("[data-testid=cancel]"))
+                .first()
+                .await?
+                .click()
+                .await?;
             let title = text_of(&web, "[data-testid=denied-title]").await?;
             assert!(title.contains("You chose not to share"), "{title}");
             web.find(By::Css("[data-testid=try-again]")).await?;

@@ -26,7 +26,7 @@ pub struct TestApp {
     pub jar: Arc<reqwest::cookie::Jar>,
     pub db: Db,
     pub settings: Settings,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub fn client_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
@@ -66,10 +66,12 @@ impl TestApp {
         ]);
         let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
         settings.google = GoogleSource::Provider {
-            client: ClientSecret::parse(&format!(
-                r#"{{"web":{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}"}}}}"#
-            ))
-            .unwrap(),
+            client: Box::new(
+                ClientSecret::parse(&format!(
+                    r#"{{"web":{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}"}}}}"#
+                ))
+                .unwrap(),
+            ),
             issuer: emu_url.clone(),
             api_base: emu_url.clone(),
         };
@@ -80,7 +82,9 @@ impl TestApp {
             issuer: emu_url.clone(),
             api_base: emu_url,
         };
-        let db = offline_access::startup::connect_db(&settings).await.unwrap();
+        let db = offline_access::startup::connect_db(&settings)
+            .await
+            .unwrap();
         let server =
             offline_access::startup::run(listener, settings.clone(), google, db.clone()).unwrap();
         tokio::spawn(server);
@@ -92,8 +96,13 @@ impl TestApp {
             jar,
             db,
             settings,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// This test's own folder (the database lives there).
+    pub fn settings_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -117,6 +126,18 @@ impl TestApp {
 
     /// Answers the emulator's consent screen as a plain form POST; returns where it redirects.
     pub async fn consent(&self, auth_url: &Url, account: &str, action: &str) -> Url {
+        self.consent_with(&self.client, auth_url, account, action)
+            .await
+    }
+
+    /// The same from another browser.
+    pub async fn consent_with(
+        &self,
+        client: &reqwest::Client,
+        auth_url: &Url,
+        account: &str,
+        action: &str,
+    ) -> Url {
         let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
         let scopes = form
             .iter()
@@ -131,7 +152,7 @@ impl TestApp {
         form.push(("account".into(), account.into()));
         form.push(("action".into(), action.into()));
         let post_url = format!("{}{}", self.emu, auth_url.path());
-        let resp = self.client.post(post_url).form(&form).send().await.unwrap();
+        let resp = client.post(post_url).form(&form).send().await.unwrap();
         assert!(
             resp.status().is_redirection(),
             "consent answered {}: {}",
@@ -145,7 +166,10 @@ impl TestApp {
     pub async fn sign_in(&self, account: &str) -> Response {
         let auth = self.authorization_url().await;
         let back = self.consent(&auth, account, "allow").await;
-        assert!(back.as_str().starts_with(&self.addr), "redirected to {back}");
+        assert!(
+            back.as_str().starts_with(&self.addr),
+            "redirected to {back}"
+        );
         self.get_url(back.as_str()).await
     }
 
@@ -170,6 +194,64 @@ impl TestApp {
             .await
             .unwrap();
         log["counts"][key].as_u64().unwrap_or(0)
+    }
+
+    /// The app's vault, to read what it stored (decrypting as the app does).
+    pub fn vault(&self) -> offline_access::vault::Vault {
+        let keys = offline_access::vault::Keys::derive(&self.settings.secret_key);
+        let google = offline_access::startup::background_google(&self.settings, &keys).unwrap();
+        let oauth = offline_access::google::oauth::OAuth::new(
+            google,
+            offline_access::google::http_client().unwrap(),
+        );
+        offline_access::vault::Vault::new(self.db.clone(), keys.cipher, Arc::new(oauth))
+    }
+
+    /// The id of the user with `email`.
+    pub fn user_id(&self, email: &str) -> offline_access::store::users::UserId {
+        use diesel::prelude::*;
+        use offline_access::store::schema::users;
+        let email = email.to_string();
+        let id = self
+            .db
+            .run_blocking(move |c| {
+                Ok(users::table
+                    .filter(users::email.eq(email))
+                    .select(users::id)
+                    .first::<i64>(c)?)
+            })
+            .unwrap();
+        offline_access::store::users::UserId(id)
+    }
+
+    /// Runs one SQL statement on the app's database.
+    pub fn sql(&self, statement: &str) {
+        use diesel::prelude::*;
+        let statement = statement.to_string();
+        self.db
+            .run_blocking(move |c| Ok(diesel::sql_query(statement).execute(c)?))
+            .unwrap();
+    }
+
+    /// The credential row of `email`: (status, has refresh token, has access token).
+    pub fn credential(&self, email: &str) -> (String, bool, bool) {
+        let user = self.user_id(email);
+        let rows = self
+            .db
+            .run_blocking(move |c| offline_access::store::credentials::for_user(c, user))
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let c = &rows[0];
+        (
+            c.status.clone(),
+            c.refresh_token.is_some(),
+            c.access_token.is_some(),
+        )
+    }
+
+    /// A second browser: its own cookie jar, same app.
+    pub fn browser(&self) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+        client_with_jar()
     }
 
     pub fn count_rows(&self, table: &str) -> i64 {

@@ -3,4 +3,5 @@
 
 mod browser;
 mod helpers;
+mod offline;
 mod signin;

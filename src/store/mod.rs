@@ -71,9 +71,10 @@ struct Pragmas;
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(c) = conn {
+            // WAL is set once per file in `Db::connect`; busy_timeout comes first so nothing
+            // here fails on a lock another connection holds for a moment.
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -94,9 +95,12 @@ impl Db {
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
                 }
-                // Connect once directly so the real error (not r2d2's timeout) is reported.
+                // Connect once directly so the real error (not r2d2's timeout) is reported, and
+                // switch the file to WAL (persistent) before the pool opens its connections.
                 SqliteConnection::establish(path)
-                    .with_context(|| format!("opening SQLite database {path}"))?;
+                    .with_context(|| format!("opening SQLite database {path}"))?
+                    .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                    .with_context(|| format!("setting WAL mode on {path}"))?;
                 path.to_string()
             }
             Backend::Postgres => {

@@ -2,6 +2,7 @@
 //! fresh SQLite database.
 
 mod browser;
+mod cli;
 mod helpers;
 mod offline;
 mod signin;

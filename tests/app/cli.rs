@@ -1,0 +1,158 @@
+//! The binary itself: `cargo run`'s default mode (SQLite + in-process emulator) and bad
+//! configuration.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{client_with_jar, location};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn binary(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_offline-access"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_mode_serves_with_sqlite_and_the_emulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app_port, emu_port) = (free_port(), free_port());
+    let mut child = binary(dir.path())
+        .env("APP_BASE_URL", format!("http://127.0.0.1:{app_port}"))
+        .env("EMULATOR_BIND", format!("127.0.0.1:{emu_port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Killed(child);
+    let banner: Vec<String> = tokio::task::block_in_place(|| {
+        BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(|l| l.unwrap())
+            .collect()
+    });
+    let banner = banner.join("\n");
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{app_port}/")),
+        "{banner}"
+    );
+    assert!(banner.contains("EMULATOR MODE"), "{banner}");
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{emu_port}/")),
+        "{banner}"
+    );
+    assert!(banner.contains("alice@example.test"));
+
+    let key = dir.path().join("data/secret.key");
+    assert!(dir.path().join("data/offline-access.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 64);
+
+    // A newcomer signs in as a seeded account and sees files.
+    let (client, _) = client_with_jar();
+    let app = format!("http://127.0.0.1:{app_port}");
+    let landing = client.get(format!("{app}/")).send().await.unwrap();
+    assert!(landing
+        .text()
+        .await
+        .unwrap()
+        .contains("Sign in as alice@example.test"));
+    let start = client
+        .get(format!("{app}/oauth2callback"))
+        .send()
+        .await
+        .unwrap();
+    let auth = url::Url::parse(location(&start)).unwrap();
+    assert_eq!(auth.port(), Some(emu_port));
+    let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
+    form.push(("account".into(), "alice@example.test".into()));
+    form.push(("action".into(), "allow".into()));
+    form.push((
+        "granted_scope".into(),
+        "https://www.googleapis.com/auth/drive.metadata.readonly".into(),
+    ));
+    let back = client
+        .post(format!("http://127.0.0.1:{emu_port}/o/oauth2/v2/auth"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let done = client.get(location(&back)).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let home = client.get(format!("{app}/")).send().await.unwrap();
+    let body = home.text().await.unwrap();
+    assert!(body.contains("Alice Example"), "{body}");
+    assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+}
+
+#[test]
+fn bad_configuration_is_one_clear_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value, expect) in [
+        (
+            "SECRET_KEY",
+            "too-short",
+            "SECRET_KEY must be at least 64 characters",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://localhost/x",
+            "DATABASE_URL must start with",
+        ),
+        ("APP_BASE_URL", "not a url", "APP_BASE_URL is not a URL"),
+        (
+            "GOOGLE_CLIENT_SECRET_FILE",
+            "/nonexistent.json",
+            "GOOGLE_CLIENT_SECRET_FILE=/nonexistent.json cannot be read",
+        ),
+    ] {
+        let out = binary(dir.path()).env(name, value).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(expect), "{name}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{name}: one line: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+    // With a real client secret, a secret key is required.
+    let secret = dir.path().join("client_secret.json");
+    std::fs::write(&secret, r#"{"web":{"client_id":"a","client_secret":"b"}}"#).unwrap();
+    let out = binary(dir.path())
+        .env("GOOGLE_CLIENT_SECRET_FILE", &secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SECRET_KEY or SECRET_KEY_FILE must be set")
+    );
+}

@@ -145,6 +145,36 @@ pub fn update_access(
     Ok(())
 }
 
+/// Takes the credential's refresh lease for `ttl` unless another holder's lease is still
+/// running. The lease is how instances sharing a database agree on a single refresh.
+pub fn try_lease(
+    conn: &mut AnyConnection,
+    credential_id: i64,
+    ttl: chrono::Duration,
+) -> anyhow::Result<bool> {
+    let t = now();
+    let taken = diesel::update(
+        credentials::table.find(credential_id).filter(
+            credentials::refresh_lease_until
+                .is_null()
+                .or(credentials::refresh_lease_until.lt(t)),
+        ),
+    )
+    .set(credentials::refresh_lease_until.eq(t + ttl))
+    .execute(conn)
+    .context("taking the refresh lease")?;
+    Ok(taken == 1)
+}
+
+/// Gives the refresh lease back.
+pub fn release_lease(conn: &mut AnyConnection, credential_id: i64) -> anyhow::Result<()> {
+    diesel::update(credentials::table.find(credential_id))
+        .set(credentials::refresh_lease_until.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)
+        .context("releasing the refresh lease")?;
+    Ok(())
+}
+
 /// The grant is gone (revoked, expired, unreadable): delete its tokens and ask for consent.
 pub fn mark_needs_consent(conn: &mut AnyConnection, credential_id: i64) -> anyhow::Result<()> {
     diesel::update(credentials::table.find(credential_id))

@@ -151,12 +151,9 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> anyhow::Result<T> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || {
-            let mut conn = db.conn()?;
-            f(&mut conn).map_err(DbError::Query)
-        })
-        .await
-        .map_err(|e| DbError::Query(anyhow::anyhow!("blocking task failed: {e}")))?
+        actix_web::web::block(move || db.run_blocking(f))
+            .await
+            .map_err(|e| DbError::Query(anyhow::anyhow!("blocking task failed: {e}")))?
     }
 
     /// Runs `f` on the current thread (for CLI commands and start-up).
@@ -165,7 +162,15 @@ impl Db {
         f: impl FnOnce(&mut AnyConnection) -> anyhow::Result<T>,
     ) -> Result<T, DbError> {
         let mut conn = self.conn()?;
-        f(&mut conn).map_err(DbError::Query)
+        f(&mut conn).map_err(|e| {
+            // A query that failed on a connection that no longer answers means the database
+            // went away, not that the query was wrong.
+            if diesel::r2d2::R2D2Connection::ping(&mut *conn).is_err() {
+                DbError::Unavailable(e)
+            } else {
+                DbError::Query(e)
+            }
+        })
     }
 
     /// Whether the database answers a trivial query.

@@ -26,6 +26,7 @@ diesel::table! {
         scopes -> Text,
         status -> Text,
         updated_at -> Timestamp,
+        refresh_lease_until -> Nullable<Timestamp>,
     }
 }
 

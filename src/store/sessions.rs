@@ -14,8 +14,13 @@ use sha2::{Digest, Sha256};
 
 use super::schema::sessions;
 use super::users::UserId;
-use super::{now, AnyConnection, Db};
+use super::{now, AnyConnection, Db, DbError};
 use crate::vault::Cipher;
+
+/// Set (only in memory, never saved) on a session whose row could not be loaded because the
+/// database is unavailable; a middleware answers such requests with the 503 page. actix-session
+/// would otherwise fail the request with a bare 500 outside every other middleware.
+pub const DB_UNAVAILABLE_KEY: &str = "__db_unavailable";
 
 /// Session key under which the signed-in user's id is kept.
 pub const USER_ID_KEY: &str = "user_id";
@@ -69,8 +74,18 @@ impl SessionStore for DbSessionStore {
                     .optional()
                     .context("loading a session")
             })
-            .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+            .await;
+        let sealed = match sealed {
+            Ok(s) => s,
+            Err(DbError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "the database is unavailable; answering 503");
+                return Ok(Some(HashMap::from([(
+                    DB_UNAVAILABLE_KEY.to_string(),
+                    "true".to_string(),
+                )])));
+            }
+            Err(e) => return Err(LoadError::Other(e.into())),
+        };
         let Some(sealed) = sealed else {
             return Ok(None);
         };

@@ -1,6 +1,7 @@
 //! Credentials: sealing grants into the database, and a fresh access token for every Google call
 //! — refreshed when it expires within 60 s, with one refresh in flight per user however many
-//! callers wait on it, and `invalid_grant` turning the credential into "needs consent".
+//! callers (and instances sharing the database) wait on it, and `invalid_grant` turning the
+//! credential into "needs consent".
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,10 @@ use crate::store::{Db, DbError};
 
 /// How close to expiry an access token is refreshed before use.
 const MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a refresh lease holds (longer than any token request may take).
+const LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a caller waits for another instance's refresh.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 /// A usable access token.
 #[derive(Debug, Clone)]
@@ -107,7 +112,8 @@ impl Vault {
         self.refresh_once(user, Some(failed)).await
     }
 
-    /// Refreshes under the user's lock; callers queued behind a refresh reuse its result.
+    /// Refreshes under the user's lock (one refresh per process) and the credential's lease in
+    /// the database (one refresh across instances); callers queued behind a refresh reuse it.
     async fn refresh_once(
         &self,
         user: UserId,
@@ -116,13 +122,38 @@ impl Vault {
         let lock = self.lock_for(user);
         let result = async {
             let _guard = lock.lock().await;
-            let cred = self.load_active(user).await?;
-            if let Some(access) = self.usable(user, &cred)? {
-                if failed.is_none_or(|f| f.expose() != access.token.expose()) {
-                    return Ok(access);
+            let deadline = std::time::Instant::now() + LEASE_WAIT;
+            loop {
+                let cred = self.load_active(user).await?;
+                if let Some(access) = self.usable(user, &cred)? {
+                    if failed.is_none_or(|f| f.expose() != access.token.expose()) {
+                        return Ok(access);
+                    }
                 }
+                let id = cred.id;
+                if self
+                    .db
+                    .run(move |c| credentials::try_lease(c, id, LEASE))
+                    .await?
+                {
+                    let result = self.refresh(user, cred).await;
+                    if let Err(e) = self
+                        .db
+                        .run(move |c| credentials::release_lease(c, id))
+                        .await
+                    {
+                        tracing::warn!(user_id = %user, error = %e, "could not release the refresh lease; it lapses by itself");
+                    }
+                    return result;
+                }
+                // Another instance is refreshing: wait for its token to land.
+                if std::time::Instant::now() > deadline {
+                    return Err(TokenError::Unavailable(anyhow::anyhow!(
+                        "another instance's refresh did not finish in time"
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            self.refresh(user, cred).await
         }
         .await;
         self.release(user, lock);

@@ -125,3 +125,11 @@ pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
     tracing::warn!(error = %err, "malformed request");
     AppError::BadRequest("The request was malformed.").into()
 }
+
+/// The 503 page for a database outage noticed while loading the session.
+pub fn database_outage() -> HttpResponse {
+    AppError::Unavailable(anyhow::anyhow!(
+        "the session store cannot reach the database"
+    ))
+    .error_response()
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thirtyfour::prelude::*;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 
 /// chromedriver on a free port, killed on drop.
 struct Driver {
@@ -72,12 +72,15 @@ async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> WebDriver {
 }
 
 /// Runs `body`; on failure saves a screenshot and the page source under test-artifacts/.
-async fn with_browser<F, Fut>(name: &str, body: F)
+async fn with_browser<F, Fut>(name: &str, backend: Backend, body: F)
 where
     F: FnOnce(WebDriver, TestApp) -> Fut,
     Fut: std::future::Future<Output = (WebDriver, WebDriverResult<()>)>,
 {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn_on(backend).await else {
+        eprintln!("{name} not run: TEST_POSTGRES_URL is not set");
+        return;
+    };
     let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let web = browser(&driver, &profile).await;
@@ -102,89 +105,103 @@ async fn text_of(web: &WebDriver, css: &str) -> WebDriverResult<String> {
     web.query(By::Css(css)).first().await?.text().await
 }
 
-#[tokio::test]
-async fn browser_sign_in_lists_files_and_pages() {
-    with_browser("browser_sign_in", |web, app| async move {
-        let run = async {
-            web.goto(format!("{}/", app.addr)).await?;
-            web.query(By::Css("[data-testid=sign-in]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            web.query(By::Css("[data-testid=account-alice]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            web.query(By::Css("[data-testid=allow]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            let name = text_of(&web, "[data-testid=user-name]").await?;
-            assert_eq!(name, "Alice Example");
-            let url = web.current_url().await?;
-            assert_eq!(
-                url.as_str(),
-                format!("{}/", app.addr),
-                "the code left the URL"
-            );
-            let files = web.find_all(By::Css("[data-testid=file]")).await?;
-            assert_eq!(files.len(), 25);
-            let first = files[0].find(By::Css(".name")).await?.text().await?;
-            assert_eq!(
-                first, "\"Q3\" <b>report</b> & café.txt",
-                "shown as text, not markup"
-            );
-            web.find(By::Css("[data-testid=next-page]"))
-                .await?
-                .click()
-                .await?;
-            let page = text_of(&web, "[data-testid=page-number]").await?;
-            assert_eq!(page, "page 2");
-            assert!(web.current_url().await?.as_str().ends_with("/?page=2"));
-            web.find(By::Css("[data-testid=prev-page]"))
-                .await?
-                .click()
-                .await?;
-            assert_eq!(text_of(&web, "[data-testid=page-number]").await?, "page 1");
-            Ok(())
-        }
-        .await;
-        (web, run)
-    })
+/// Click Sign in, pick alice on the consent screen, Allow, see the files, page forward and back.
+async fn sign_in_flow(web: WebDriver, app: TestApp) -> (WebDriver, WebDriverResult<()>) {
+    let run = async {
+        web.goto(format!("{}/", app.addr)).await?;
+        web.query(By::Css("[data-testid=sign-in]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        web.query(By::Css("[data-testid=account-alice]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        web.query(By::Css("[data-testid=allow]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        let name = text_of(&web, "[data-testid=user-name]").await?;
+        assert_eq!(name, "Alice Example");
+        let url = web.current_url().await?;
+        assert_eq!(
+            url.as_str(),
+            format!("{}/", app.addr),
+            "the code left the URL"
+        );
+        let files = web.find_all(By::Css("[data-testid=file]")).await?;
+        assert_eq!(files.len(), 25);
+        let first = files[0].find(By::Css(".name")).await?.text().await?;
+        assert_eq!(
+            first, "\"Q3\" <b>report</b> & café.txt",
+            "shown as text, not markup"
+        );
+        web.find(By::Css("[data-testid=next-page]"))
+            .await?
+            .click()
+            .await?;
+        let page = text_of(&web, "[data-testid=page-number]").await?;
+        assert_eq!(page, "page 2");
+        assert!(web.current_url().await?.as_str().ends_with("/?page=2"));
+        web.find(By::Css("[data-testid=prev-page]"))
+            .await?
+            .click()
+            .await?;
+        assert_eq!(text_of(&web, "[data-testid=page-number]").await?, "page 1");
+        Ok(())
+    }
     .await;
+    (web, run)
 }
 
-#[tokio::test]
-async fn browser_cancel_shows_the_friendly_page() {
-    with_browser("browser_cancel", |web, app| async move {
-        let run = async {
-            web.goto(format!("{}/", app.addr)).await?;
-            web.query(By::Css("[data-testid=sign-in]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            web.query(By::Css("[data-testid=account-bob]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            web.query(By::Css("[data-testid=cancel]"))
-                .first()
-                .await?
-                .click()
-                .await?;
-            let title = text_of(&web, "[data-testid=denied-title]").await?;
-            assert!(title.contains("You chose not to share"), "{title}");
-            web.find(By::Css("[data-testid=try-again]")).await?;
-            assert_eq!(app.count_rows("users"), 0);
-            Ok(())
-        }
-        .await;
-        (web, run)
-    })
+/// Cancel on the consent screen: the friendly page, nothing stored.
+async fn cancel_flow(web: WebDriver, app: TestApp) -> (WebDriver, WebDriverResult<()>) {
+    let run = async {
+        web.goto(format!("{}/", app.addr)).await?;
+        web.query(By::Css("[data-testid=sign-in]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        web.query(By::Css("[data-testid=account-bob]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        web.query(By::Css("[data-testid=cancel]"))
+            .first()
+            .await?
+            .click()
+            .await?;
+        let title = text_of(&web, "[data-testid=denied-title]").await?;
+        assert!(title.contains("You chose not to share"), "{title}");
+        web.find(By::Css("[data-testid=try-again]")).await?;
+        assert_eq!(app.count_rows("users"), 0);
+        Ok(())
+    }
     .await;
+    (web, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_lists_files_and_pages_sqlite() {
+    with_browser("browser_sign_in_sqlite", Backend::Sqlite, sign_in_flow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_lists_files_and_pages_postgres() {
+    with_browser("browser_sign_in_postgres", Backend::Postgres, sign_in_flow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_cancel_shows_the_friendly_page_sqlite() {
+    with_browser("browser_cancel_sqlite", Backend::Sqlite, cancel_flow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_cancel_shows_the_friendly_page_postgres() {
+    with_browser("browser_cancel_postgres", Backend::Postgres, cancel_flow).await;
 }

@@ -17,6 +17,83 @@ pub const SECRET: &str = "test-secret-key-0123456789-0123456789-0123456789-01234
 pub const CLIENT_ID: &str = "test-app.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-test-client-secret";
 
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines, for each `async fn name(app) { … }`, a module `name` with two tests, `sqlite` and
+/// `postgres`, running the body against a fresh database on each backend. The PostgreSQL one
+/// runs when `TEST_POSTGRES_URL` is set (CI sets it) and says so when it is not.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: crate::helpers::TestApp) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(crate::helpers::TestApp::spawn_on(crate::helpers::Backend::Sqlite).await.unwrap()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match crate::helpers::TestApp::spawn_on(crate::helpers::Backend::Postgres).await {
+                    Some(app) => run(app).await,
+                    None => eprintln!("postgres variant not run: TEST_POSTGRES_URL is not set"),
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
+/// A fresh PostgreSQL database, dropped (with its connections) when the test ends.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create(admin_url: &str) -> (Self, String) {
+        use diesel::prelude::*;
+        use rand::Rng;
+        let name = format!(
+            "oa_test_{}_{:08x}",
+            std::process::id(),
+            rand::thread_rng().gen::<u32>()
+        );
+        let mut admin = diesel::PgConnection::establish(admin_url)
+            .expect("TEST_POSTGRES_URL must reach a PostgreSQL server");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        let mut url = Url::parse(admin_url).unwrap();
+        url.set_path(&name);
+        (
+            Self {
+                admin_url: admin_url.to_string(),
+                name,
+            },
+            url.to_string(),
+        )
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        use diesel::prelude::*;
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
 pub struct TestApp {
     /// App origin, e.g. http://127.0.0.1:34567
     pub addr: String,
@@ -26,7 +103,9 @@ pub struct TestApp {
     pub jar: Arc<reqwest::cookie::Jar>,
     pub db: Db,
     pub settings: Settings,
+    pub backend: Backend,
     dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
 }
 
 pub fn client_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
@@ -40,7 +119,46 @@ pub fn client_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
 }
 
 impl TestApp {
+    /// An app on SQLite.
     pub async fn spawn() -> Self {
+        Self::spawn_on(Backend::Sqlite).await.unwrap()
+    }
+
+    /// An app on `backend`; `None` for PostgreSQL when `TEST_POSTGRES_URL` is not set.
+    pub async fn spawn_on(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let (db_url, pg) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/app.db", dir.path().display()), None),
+            Backend::Postgres => {
+                let admin = std::env::var("TEST_POSTGRES_URL").ok()?;
+                let (pg, url) = tokio::task::block_in_place(|| PgDatabase::create(&admin));
+                (url, Some(pg))
+            }
+        };
+        Some(Self::spawn_with(backend, db_url, dir, pg, &[]).await)
+    }
+
+    /// A new app (and emulator) on this app's database reached through `db_url`, with
+    /// `DB_TIMEOUT_SECS` = `timeout_secs`; the database outlives it as before.
+    pub async fn with_database(self, db_url: String, timeout_secs: u64) -> Self {
+        let timeout = timeout_secs.to_string();
+        Self::spawn_with(
+            self.backend,
+            db_url,
+            self.dir,
+            self._pg,
+            &[("DB_TIMEOUT_SECS", timeout.as_str())],
+        )
+        .await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        db_url: String,
+        dir: tempfile::TempDir,
+        pg: Option<PgDatabase>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let emu_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let (emulator, emu_server) =
             emulator::start(emu_listener, emulator::Options::default()).expect("emulator starts");
@@ -55,15 +173,14 @@ impl TestApp {
             redirect_uris: vec![format!("{addr}/oauth2callback")],
         });
 
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}/app.db", dir.path().display());
         let emu_url = Url::parse(&emulator.url).unwrap();
-        let vars: HashMap<&str, String> = HashMap::from([
+        let mut vars: HashMap<&str, String> = HashMap::from([
             ("APP_BASE_URL", addr.clone()),
             ("DATABASE_URL", db_url),
             ("SECRET_KEY", SECRET.to_string()),
             ("ADMIN_EMAILS", "admin@example.test".to_string()),
         ]);
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
         settings.google = GoogleSource::Provider {
             client: Box::new(
@@ -96,7 +213,34 @@ impl TestApp {
             jar,
             db,
             settings,
+            backend,
             dir,
+            _pg: pg,
+        }
+    }
+
+    /// Another instance of the same app (same APP_BASE_URL, secret, database and emulator, its
+    /// own pool), as behind a load balancer; returns its origin and its database handle.
+    pub async fn second_instance(&self) -> (String, Db) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let keys = offline_access::vault::Keys::derive(&self.settings.secret_key);
+        let google = offline_access::startup::background_google(&self.settings, &keys).unwrap();
+        let db = offline_access::startup::connect_db(&self.settings)
+            .await
+            .unwrap();
+        let server =
+            offline_access::startup::run(listener, self.settings.clone(), google, db.clone())
+                .unwrap();
+        tokio::spawn(server);
+        (addr, db)
+    }
+
+    /// A hex blob literal in this backend's SQL dialect.
+    pub fn blob(&self, hex: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
         }
     }
 

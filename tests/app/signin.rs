@@ -5,328 +5,328 @@ use std::collections::HashMap;
 use reqwest::cookie::CookieStore;
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, location, TestApp, CLIENT_ID};
+use crate::helpers::{client_with_jar, location, on_both_backends, TestApp, CLIENT_ID};
 
 pub const ESCAPED_FILE: &str = "&#34;Q3&#34; &#60;b&#62;report&#60;/b&#62; &#38; café.txt";
 
-#[tokio::test]
-async fn authorization_redirect_carries_every_parameter() {
-    let app = TestApp::spawn().await;
-    let resp = app.get("/oauth2callback").await;
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .expect("a session cookie")
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(cookie.starts_with("oa_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(
-        !cookie.contains("Secure"),
-        "http base URL must not set Secure: {cookie}"
-    );
+on_both_backends! {
+    async fn authorization_redirect_carries_every_parameter(app) {
+        let resp = app.get("/oauth2callback").await;
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.starts_with("oa_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(
+            !cookie.contains("Secure"),
+            "http base URL must not set Secure: {cookie}"
+        );
 
-    let url = url::Url::parse(location(&resp)).unwrap();
-    assert_eq!(url.origin().ascii_serialization(), app.emu);
-    assert_eq!(url.path(), "/o/oauth2/v2/auth");
-    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    assert_eq!(q["client_id"], CLIENT_ID);
-    assert_eq!(q["redirect_uri"], format!("{}/oauth2callback", app.addr));
-    assert_eq!(q["response_type"], "code");
-    let mut scopes: Vec<&str> = q["scope"].split(' ').collect();
-    scopes.sort();
-    assert_eq!(
-        scopes,
-        [
-            "email",
-            "https://www.googleapis.com/auth/drive.metadata.readonly",
-            "openid",
-            "profile"
-        ]
-    );
-    assert!(q["state"].len() >= 16);
-    assert!(q["nonce"].len() >= 16);
-    assert_eq!(q["code_challenge_method"], "S256");
-    assert_eq!(q["code_challenge"].len(), 43);
-    assert_eq!(q["access_type"], "offline");
-    assert_eq!(q["include_granted_scopes"], "true");
+        let url = url::Url::parse(location(&resp)).unwrap();
+        assert_eq!(url.origin().ascii_serialization(), app.emu);
+        assert_eq!(url.path(), "/o/oauth2/v2/auth");
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["client_id"], CLIENT_ID);
+        assert_eq!(q["redirect_uri"], format!("{}/oauth2callback", app.addr));
+        assert_eq!(q["response_type"], "code");
+        let mut scopes: Vec<&str> = q["scope"].split(' ').collect();
+        scopes.sort();
+        assert_eq!(
+            scopes,
+            [
+                "email",
+                "https://www.googleapis.com/auth/drive.metadata.readonly",
+                "openid",
+                "profile"
+            ]
+        );
+        assert!(q["state"].len() >= 16);
+        assert!(q["nonce"].len() >= 16);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
+        assert_eq!(q["access_type"], "offline");
+        assert_eq!(q["include_granted_scopes"], "true");
 
-    // A second start gets a new state: each one is single-use.
-    let again = app.authorization_url().await;
-    let q2: HashMap<String, String> = again.query_pairs().into_owned().collect();
-    assert_ne!(q["state"], q2["state"]);
-}
-
-#[tokio::test]
-async fn full_sign_in_lists_drive_files_escaped_and_drops_the_code() {
-    let app = TestApp::spawn().await;
-    let landing = app.get("/").await;
-    assert_eq!(landing.status(), StatusCode::OK);
-    assert!(landing
-        .text()
-        .await
-        .unwrap()
-        .contains("Sign in with Google"));
-
-    let callback = app.sign_in("alice@example.test").await;
-    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&callback), "/");
-    assert!(
-        callback.text().await.unwrap().is_empty(),
-        "the code's page renders nothing"
-    );
-
-    let home = app.get("/").await;
-    assert_eq!(home.status(), StatusCode::OK);
-    let body = home.text().await.unwrap();
-    assert!(body.contains("Alice Example"), "{body}");
-    assert!(body.contains("alice@example.test"));
-    assert!(
-        body.contains(ESCAPED_FILE),
-        "file name shown escaped: {body}"
-    );
-    assert!(
-        !body.contains("<b>report</b>"),
-        "raw markup must not appear"
-    );
-    assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
-    assert!(body.contains("data-testid=\"next-page\""));
-    assert!(!body.contains("data-testid=\"prev-page\""));
-    assert!(!body.contains("ya29."), "no access token in the page");
-
-    assert_eq!(app.count_rows("users"), 1);
-    assert_eq!(app.count_rows("credentials"), 1);
-    assert_eq!(app.emu_count("token:authorization_code").await, 1);
-}
-
-#[tokio::test]
-async fn pages_go_forward_and_back() {
-    let app = TestApp::spawn().await;
-    app.sign_in("alice@example.test").await;
-    let first = app.get("/").await.text().await.unwrap();
-    let second = app.get("/?page=2").await;
-    assert_eq!(second.status(), StatusCode::OK);
-    let second = second.text().await.unwrap();
-    assert!(second.contains("page 2"));
-    assert!(second.contains("href=\"/?page=1\""), "a Previous link");
-    assert!(second.contains("href=\"/?page=3\""), "a Next link");
-    assert!(!second.contains(ESCAPED_FILE), "page 2 holds other files");
-    assert!(first.contains(ESCAPED_FILE));
-    let names = |b: &str| -> Vec<String> {
-        b.split("<td class=\"name\">")
-            .skip(1)
-            .map(|s| s.split("</td>").next().unwrap().to_string())
-            .collect()
-    };
-    let (a, b) = (names(&first), names(&second));
-    assert_eq!(b.len(), 25);
-    assert!(a.iter().all(|n| !b.contains(n)), "no file on both pages");
-    let back = app.get("/?page=1").await.text().await.unwrap();
-    assert_eq!(names(&back), a);
-    // A page we hold no token for starts over.
-    let far = app.get("/?page=40").await;
-    assert_eq!(far.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&far), "/");
-    // Garbage in the query is a clear 400 page.
-    let bad = app.get("/?page=abc").await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert!(bad.text().await.unwrap().contains("malformed"));
-}
-
-#[tokio::test]
-async fn tampered_or_missing_state_is_refused_and_nothing_is_exchanged() {
-    let app = TestApp::spawn().await;
-    let auth = app.authorization_url().await;
-    let back = app.consent(&auth, "alice@example.test", "allow").await;
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .to_string();
-
-    let tampered = app
-        .get(&format!("/oauth2callback?code={code}&state=forged"))
-        .await;
-    assert_eq!(tampered.status(), StatusCode::BAD_REQUEST);
-    let body = tampered.text().await.unwrap();
-    assert!(body.contains("not valid"), "{body}");
-    assert!(!body.contains(&code), "the code is not echoed");
-
-    let missing = app.get(&format!("/oauth2callback?code={code}")).await;
-    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
-
-    assert_eq!(app.count_rows("users"), 0);
-    assert_eq!(app.count_rows("credentials"), 0);
-    assert_eq!(app.emu_count("token:authorization_code").await, 0);
-}
-
-#[tokio::test]
-async fn a_replayed_callback_url_is_refused_without_a_second_credential() {
-    let app = TestApp::spawn().await;
-    let auth = app.authorization_url().await;
-    let back = app.consent(&auth, "alice@example.test", "allow").await;
-    let first = app.get_url(back.as_str()).await;
-    assert_eq!(first.status(), StatusCode::SEE_OTHER);
-    let replay = app.get_url(back.as_str()).await;
-    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(app.count_rows("credentials"), 1);
-    assert_eq!(app.emu_count("token:authorization_code").await, 1);
-
-    // Even from another browser holding its own pending sign-in, the used code is refused.
-    let (other, _) = client_with_jar();
-    let start = other
-        .get(format!("{}/oauth2callback", app.addr))
-        .send()
-        .await
-        .unwrap();
-    let state = url::Url::parse(location(&start))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .to_string();
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .to_string();
-    let resp = other
-        .get(format!("{}/oauth2callback", app.addr))
-        .query(&[("code", code.as_str()), ("state", state.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert!(resp.text().await.unwrap().contains("Sign-in expired"));
-    assert_eq!(app.count_rows("users"), 1);
-    assert_eq!(app.count_rows("credentials"), 1);
-}
-
-#[tokio::test]
-async fn cancel_on_consent_shows_a_friendly_page() {
-    let app = TestApp::spawn().await;
-    let auth = app.authorization_url().await;
-    let back = app.consent(&auth, "alice@example.test", "cancel").await;
-    assert!(back
-        .query_pairs()
-        .any(|(k, v)| k == "error" && v == "access_denied"));
-    let resp = app.get_url(back.as_str()).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body = resp.text().await.unwrap();
-    assert!(body.contains("You chose not to share"), "{body}");
-    assert!(body.contains("Try again"));
-    assert_eq!(app.count_rows("users"), 0);
-
-    let odd = app
-        .get("/oauth2callback?error=%3Cscript%3Ealert(1)%3C/script%3E")
-        .await;
-    assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
-    let body = odd.text().await.unwrap();
-    assert!(!body.contains("<script>alert"), "never echo raw input");
-    let named = app.get("/oauth2callback?error=server_error").await;
-    assert!(named.text().await.unwrap().contains("server_error"));
-}
-
-#[tokio::test]
-async fn logout_needs_csrf_and_ends_the_server_side_session() {
-    let app = TestApp::spawn().await;
-    app.sign_in("bob@example.test").await;
-    let home = app.get("/").await.text().await.unwrap();
-    assert!(home.contains("Bob Builder"));
-    let csrf = home
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let cookie = app
-        .jar
-        .as_ref()
-        .cookies(&app.addr.parse().unwrap())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(app.count_rows("sessions"), 1);
-
-    let forged = app
-        .client
-        .post(format!("{}/logout", app.addr))
-        .form(&[("csrf", "forged")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let missing = app
-        .client
-        .post(format!("{}/logout", app.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
-    assert!(app
-        .get("/")
-        .await
-        .text()
-        .await
-        .unwrap()
-        .contains("Bob Builder"));
-
-    let out = app
-        .client
-        .post(format!("{}/logout", app.addr))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&out), "/");
-    assert_eq!(app.count_rows("sessions"), 0);
-
-    // The old cookie, replayed by hand, no longer signs anyone in.
-    let replay = reqwest::Client::new()
-        .get(format!("{}/", app.addr))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    let body = replay.text().await.unwrap();
-    assert!(body.contains("Sign in with Google"));
-    assert!(!body.contains("Bob Builder"));
-}
-
-#[tokio::test]
-async fn every_response_carries_the_security_headers() {
-    let app = TestApp::spawn().await;
-    for path in [
-        "/",
-        "/healthz",
-        "/nope",
-        "/oauth2callback?error=x",
-        "/static/app.css",
-    ] {
-        let resp = app.get(path).await;
-        let h = resp.headers();
-        let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
-        assert!(csp.contains("frame-ancestors 'none'"));
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
-        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        // A second start gets a new state: each one is single-use.
+        let again = app.authorization_url().await;
+        let q2: HashMap<String, String> = again.query_pairs().into_owned().collect();
+        assert_ne!(q["state"], q2["state"]);
     }
-    let health = app.get("/healthz").await;
-    assert_eq!(health.status(), StatusCode::OK);
-    let missing = app.get("/nope").await;
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert!(missing.text().await.unwrap().contains("Page not found"));
+}
+
+on_both_backends! {
+    async fn full_sign_in_lists_drive_files_escaped_and_drops_the_code(app) {
+        let landing = app.get("/").await;
+        assert_eq!(landing.status(), StatusCode::OK);
+        assert!(landing
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in with Google"));
+
+        let callback = app.sign_in("alice@example.test").await;
+        assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&callback), "/");
+        assert!(
+            callback.text().await.unwrap().is_empty(),
+            "the code's page renders nothing"
+        );
+
+        let home = app.get("/").await;
+        assert_eq!(home.status(), StatusCode::OK);
+        let body = home.text().await.unwrap();
+        assert!(body.contains("Alice Example"), "{body}");
+        assert!(body.contains("alice@example.test"));
+        assert!(
+            body.contains(ESCAPED_FILE),
+            "file name shown escaped: {body}"
+        );
+        assert!(
+            !body.contains("<b>report</b>"),
+            "raw markup must not appear"
+        );
+        assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+        assert!(body.contains("data-testid=\"next-page\""));
+        assert!(!body.contains("data-testid=\"prev-page\""));
+        assert!(!body.contains("ya29."), "no access token in the page");
+
+        assert_eq!(app.count_rows("users"), 1);
+        assert_eq!(app.count_rows("credentials"), 1);
+        assert_eq!(app.emu_count("token:authorization_code").await, 1);
+    }
+}
+
+on_both_backends! {
+    async fn pages_go_forward_and_back(app) {
+        app.sign_in("alice@example.test").await;
+        let first = app.get("/").await.text().await.unwrap();
+        let second = app.get("/?page=2").await;
+        assert_eq!(second.status(), StatusCode::OK);
+        let second = second.text().await.unwrap();
+        assert!(second.contains("page 2"));
+        assert!(second.contains("href=\"/?page=1\""), "a Previous link");
+        assert!(second.contains("href=\"/?page=3\""), "a Next link");
+        assert!(!second.contains(ESCAPED_FILE), "page 2 holds other files");
+        assert!(first.contains(ESCAPED_FILE));
+        let names = |b: &str| -> Vec<String> {
+            b.split("<td class=\"name\">")
+                .skip(1)
+                .map(|s| s.split("</td>").next().unwrap().to_string())
+                .collect()
+        };
+        let (a, b) = (names(&first), names(&second));
+        assert_eq!(b.len(), 25);
+        assert!(a.iter().all(|n| !b.contains(n)), "no file on both pages");
+        let back = app.get("/?page=1").await.text().await.unwrap();
+        assert_eq!(names(&back), a);
+        // A page we hold no token for starts over.
+        let far = app.get("/?page=40").await;
+        assert_eq!(far.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&far), "/");
+        // Garbage in the query is a clear 400 page.
+        let bad = app.get("/?page=abc").await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.unwrap().contains("malformed"));
+    }
+}
+
+on_both_backends! {
+    async fn tampered_or_missing_state_is_refused_and_nothing_is_exchanged(app) {
+        let auth = app.authorization_url().await;
+        let back = app.consent(&auth, "alice@example.test", "allow").await;
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .to_string();
+
+        let tampered = app
+            .get(&format!("/oauth2callback?code={code}&state=forged"))
+            .await;
+        assert_eq!(tampered.status(), StatusCode::BAD_REQUEST);
+        let body = tampered.text().await.unwrap();
+        assert!(body.contains("not valid"), "{body}");
+        assert!(!body.contains(&code), "the code is not echoed");
+
+        let missing = app.get(&format!("/oauth2callback?code={code}")).await;
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+
+        assert_eq!(app.count_rows("users"), 0);
+        assert_eq!(app.count_rows("credentials"), 0);
+        assert_eq!(app.emu_count("token:authorization_code").await, 0);
+    }
+}
+
+on_both_backends! {
+    async fn a_replayed_callback_url_is_refused_without_a_second_credential(app) {
+        let auth = app.authorization_url().await;
+        let back = app.consent(&auth, "alice@example.test", "allow").await;
+        let first = app.get_url(back.as_str()).await;
+        assert_eq!(first.status(), StatusCode::SEE_OTHER);
+        let replay = app.get_url(back.as_str()).await;
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(app.count_rows("credentials"), 1);
+        assert_eq!(app.emu_count("token:authorization_code").await, 1);
+
+        // Even from another browser holding its own pending sign-in, the used code is refused.
+        let (other, _) = client_with_jar();
+        let start = other
+            .get(format!("{}/oauth2callback", app.addr))
+            .send()
+            .await
+            .unwrap();
+        let state = url::Url::parse(location(&start))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .to_string();
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .to_string();
+        let resp = other
+            .get(format!("{}/oauth2callback", app.addr))
+            .query(&[("code", code.as_str()), ("state", state.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.text().await.unwrap().contains("Sign-in expired"));
+        assert_eq!(app.count_rows("users"), 1);
+        assert_eq!(app.count_rows("credentials"), 1);
+    }
+}
+
+on_both_backends! {
+    async fn cancel_on_consent_shows_a_friendly_page(app) {
+        let auth = app.authorization_url().await;
+        let back = app.consent(&auth, "alice@example.test", "cancel").await;
+        assert!(back
+            .query_pairs()
+            .any(|(k, v)| k == "error" && v == "access_denied"));
+        let resp = app.get_url(back.as_str()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("You chose not to share"), "{body}");
+        assert!(body.contains("Try again"));
+        assert_eq!(app.count_rows("users"), 0);
+
+        let odd = app
+            .get("/oauth2callback?error=%3Cscript%3Ealert(1)%3C/script%3E")
+            .await;
+        assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
+        let body = odd.text().await.unwrap();
+        assert!(!body.contains("<script>alert"), "never echo raw input");
+        let named = app.get("/oauth2callback?error=server_error").await;
+        assert!(named.text().await.unwrap().contains("server_error"));
+    }
+}
+
+on_both_backends! {
+    async fn logout_needs_csrf_and_ends_the_server_side_session(app) {
+        app.sign_in("bob@example.test").await;
+        let home = app.get("/").await.text().await.unwrap();
+        assert!(home.contains("Bob Builder"));
+        let csrf = home
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let cookie = app
+            .jar
+            .as_ref()
+            .cookies(&app.addr.parse().unwrap())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(app.count_rows("sessions"), 1);
+
+        let forged = app
+            .client
+            .post(format!("{}/logout", app.addr))
+            .form(&[("csrf", "forged")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let missing = app
+            .client
+            .post(format!("{}/logout", app.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+        assert!(app
+            .get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Bob Builder"));
+
+        let out = app
+            .client
+            .post(format!("{}/logout", app.addr))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&out), "/");
+        assert_eq!(app.count_rows("sessions"), 0);
+
+        // The old cookie, replayed by hand, no longer signs anyone in.
+        let replay = reqwest::Client::new()
+            .get(format!("{}/", app.addr))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        let body = replay.text().await.unwrap();
+        assert!(body.contains("Sign in with Google"));
+        assert!(!body.contains("Bob Builder"));
+    }
+}
+
+on_both_backends! {
+    async fn every_response_carries_the_security_headers(app) {
+        for path in [
+            "/",
+            "/healthz",
+            "/nope",
+            "/oauth2callback?error=x",
+            "/static/app.css",
+        ] {
+            let resp = app.get(path).await;
+            let h = resp.headers();
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+            assert!(csp.contains("frame-ancestors 'none'"));
+            assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        }
+        let health = app.get("/healthz").await;
+        assert_eq!(health.status(), StatusCode::OK);
+        let missing = app.get("/nope").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(missing.text().await.unwrap().contains("Page not found"));
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,1 @@
+ALTER TABLE credentials ADD COLUMN refresh_lease_until TIMESTAMP;

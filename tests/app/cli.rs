@@ -38,10 +38,18 @@ impl Drop for Killed {
 async fn default_mode_serves_with_sqlite_and_the_emulator() {
     let dir = tempfile::tempdir().unwrap();
     let (app_port, emu_port) = (free_port(), free_port());
+    let log_path = dir.path().join("serve.log");
+    let env = [
+        ("APP_BASE_URL", format!("http://127.0.0.1:{app_port}")),
+        ("EMULATOR_BIND", format!("127.0.0.1:{emu_port}")),
+    ];
     let mut child = binary(dir.path())
-        .env("APP_BASE_URL", format!("http://127.0.0.1:{app_port}"))
-        .env("EMULATOR_BIND", format!("127.0.0.1:{emu_port}"))
+        .envs(env.clone())
+        // Everything, dependencies included, at debug level: still no secret may appear.
+        .env("RUST_LOG", "debug")
+        .args(["serve", "--sync-every", "1s"])
         .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -110,6 +118,45 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     let body = home.text().await.unwrap();
     assert!(body.contains("Alice Example"), "{body}");
     assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+
+    // `serve --sync-every` works for her in the background…
+    let mut synced = false;
+    for _ in 0..100 {
+        let page = client.get(format!("{app}/")).send().await.unwrap();
+        if page.text().await.unwrap().contains("Last background sync:") {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(synced, "the background sync ran and the page shows it");
+
+    // …and `sync`, run with the same environment, reaches the same emulator and client.
+    let out = tokio::task::block_in_place(|| {
+        binary(dir.path())
+            .envs(env.clone())
+            .args(["sync", "--all"])
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
+
+    // No token, code or secret in any log line, even at debug level.
+    let code = url::Url::parse(location(&back))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let secret = std::fs::read_to_string(&key).unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("signed in"), "the log was captured: {log}");
+    for needle in ["ya29.", "1//", code.as_str(), secret.trim(), "GOCSPX-"] {
+        assert!(!log.contains(needle), "{needle:?} appears in the log");
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod emulator_support;
 
 use emulator_support::*;
-use offline_access::emulator::{ClientKind, ClientRegistration, Options};
+use offline_access::emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice@example.test";
@@ -844,4 +844,914 @@ async fn include_granted_scopes_unions_previous_grants() {
     );
     let q = emu.sign_in(ALICE, &scope_with(GMAIL_RO), &[]).await;
     assert!(!q["scope"].contains(DRIVE_META));
+}
+
+// ---------------------------------------------------------------- Drive
+
+async fn json_of(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn drive_walks_every_page_exactly_once() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    for order in ["", "&orderBy=name", "&orderBy=modifiedTime%20desc"] {
+        let mut seen = std::collections::HashSet::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut path = format!("/drive/v3/files?pageSize=100&fields=nextPageToken,files(id,name,modifiedTime){order}");
+            if let Some(t) = &token {
+                path.push_str(&format!("&pageToken={}", urlencode(t)));
+            }
+            let (status, body) = json_of(emu.api(&path, at).await).await;
+            assert_eq!(status, 200, "{body}");
+            pages += 1;
+            for f in body["files"].as_array().unwrap() {
+                assert_eq!(f.as_object().unwrap().len(), 3, "fields selection: {f}");
+                assert!(
+                    seen.insert(f["id"].as_str().unwrap().to_string()),
+                    "duplicate {f}"
+                );
+            }
+            match body.get("nextPageToken") {
+                Some(t) => token = Some(t.as_str().unwrap().to_string()),
+                None => break,
+            }
+        }
+        assert!(seen.len() >= 250, "{}", seen.len());
+        assert_eq!(pages, seen.len().div_ceil(100));
+    }
+}
+
+#[tokio::test]
+async fn drive_order_fields_and_page_size() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let special = "\"Q3\" <b>report</b> & café.txt";
+    let (_, by_name) = json_of(emu.api("/drive/v3/files?orderBy=name&pageSize=5", at).await).await;
+    assert_eq!(by_name["files"][0]["name"], special);
+    let (_, recent) = json_of(emu.api("/drive/v3/files?orderBy=modifiedTime%20desc&pageSize=5&fields=files(name,modifiedTime)", at).await).await;
+    assert_eq!(recent["files"][0]["name"], special);
+    let (_, oldest) = json_of(
+        emu.api(
+            "/drive/v3/files?orderBy=modifiedTime&pageSize=1&fields=files(name)",
+            at,
+        )
+        .await,
+    )
+    .await;
+    assert_ne!(oldest["files"][0]["name"], special);
+    let (status, body) = json_of(emu.api("/drive/v3/files", at).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["kind"], "drive#fileList");
+    assert_eq!(body["incompleteSearch"], false);
+    assert_eq!(body["files"].as_array().unwrap().len(), 100);
+    assert!(body["nextPageToken"].is_string());
+    assert_eq!(body["files"][0]["kind"], "drive#file");
+    assert!(body["files"][0]["mimeType"].is_string());
+    let (_, one) = json_of(
+        emu.api("/drive/v3/files?pageSize=1000&fields=files/id", at)
+            .await,
+    )
+    .await;
+    assert!(one.get("nextPageToken").is_none());
+    assert!(one["files"].as_array().unwrap().len() >= 250);
+    for bad in [
+        "pageSize=0",
+        "pageSize=1001",
+        "pageSize=abc",
+        "pageToken=garbage!",
+        "orderBy=size",
+        "fields=files(nope)",
+    ] {
+        let (status, body) = json_of(emu.api(&format!("/drive/v3/files?{bad}"), at).await).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["error"]["code"], 400, "{bad}");
+        assert!(body["error"]["errors"][0]["reason"].is_string());
+    }
+    let id = body["files"][0]["id"].as_str().unwrap();
+    let (status, f) = json_of(
+        emu.api(&format!("/drive/v3/files/{id}?fields=id,name,size"), at)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(f["id"], id);
+    assert_eq!(
+        json_of(emu.api("/drive/v3/files/nope", at).await).await.0,
+        404
+    );
+    // Bob and admin.
+    let t = emu.tokens(BOB, &scope_with(DRIVE_META), &[]).await;
+    let (_, b) = json_of(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(b["files"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn drive_scope_and_token_errors() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    let res = emu
+        .api("/drive/v3/files", t["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), 403);
+    let www = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        www.starts_with(
+            "Bearer realm=\"https://accounts.google.com/\", error=\"insufficient_scope\", scope=\""
+        ),
+        "{www}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Request had insufficient authentication scopes."
+    );
+    assert_eq!(
+        body["error"]["errors"][0]["reason"],
+        "insufficientPermissions"
+    );
+    assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+    // Missing, bad, expired tokens.
+    let expected_www = "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"";
+    let no_token = emu
+        .http
+        .get(format!("{}/drive/v3/files", emu.url))
+        .send()
+        .await
+        .unwrap();
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.post_control(&format!("/accounts/{ALICE}/expire-tokens"), json!({}))
+            .await
+            .0,
+        200
+    );
+    for res in [
+        no_token,
+        emu.api("/drive/v3/files", "ya29.bogus").await,
+        emu.api("/drive/v3/files", at).await,
+    ] {
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["www-authenticate"], expected_www);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["errors"][0]["reason"], "authError");
+        assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
+        assert_eq!(body["error"]["errors"][0]["location"], "Authorization");
+    }
+}
+
+// ---------------------------------------------------------------- Gmail
+
+#[tokio::test]
+async fn gmail_list_get_and_scopes() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(GMAIL_RO), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut path = "/gmail/v1/users/me/messages?maxResults=50".to_string();
+        if let Some(t) = &token {
+            path.push_str(&format!("&pageToken={}", urlencode(t)));
+        }
+        let (status, body) = json_of(emu.api(&path, at).await).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["resultSizeEstimate"].as_u64().unwrap() >= 120);
+        for m in body["messages"].as_array().unwrap() {
+            assert!(m["threadId"].is_string());
+            assert!(seen.insert(m["id"].as_str().unwrap().to_string()));
+        }
+        match body.get("nextPageToken") {
+            Some(t) => token = Some(t.as_str().unwrap().to_string()),
+            None => break,
+        }
+    }
+    assert!(seen.len() >= 120);
+    let (_, first) = json_of(emu.api("/gmail/v1/users/me/messages", at).await).await;
+    assert_eq!(first["messages"].as_array().unwrap().len(), 100);
+    let id = first["messages"][0]["id"].as_str().unwrap();
+    let (status, m) = json_of(emu.api(&format!("/gmail/v1/users/me/messages/{id}?format=metadata&metadataHeaders=Subject&metadataHeaders=From"), at).await).await;
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["id"], id);
+    assert!(m["labelIds"].is_array() && m["snippet"].is_string() && m["internalDate"].is_string());
+    let headers = m["payload"]["headers"].as_array().unwrap();
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert!(headers.iter().any(|h| h["name"] == "Subject"));
+    for bad in ["maxResults=0", "pageToken=zz!"] {
+        assert_eq!(
+            json_of(
+                emu.api(&format!("/gmail/v1/users/me/messages?{bad}"), at)
+                    .await
+            )
+            .await
+            .0,
+            400,
+            "{bad}"
+        );
+    }
+    let (_, sent) = json_of(
+        emu.api("/gmail/v1/users/me/messages?labelIds=SENT", at)
+            .await,
+    )
+    .await;
+    assert_eq!(sent["resultSizeEstimate"], 13);
+    let (_, q) = json_of(
+        emu.api("/gmail/v1/users/me/messages?q=is%3Aunread", at)
+            .await,
+    )
+    .await;
+    assert!(q["resultSizeEstimate"].as_u64().unwrap() > 0);
+    assert_eq!(
+        json_of(emu.api("/gmail/v1/users/me/messages/ffff", at).await)
+            .await
+            .0,
+        404
+    );
+    // Metadata scope: no q, no full format.
+    let t = emu.tokens(ALICE, &scope_with(GMAIL_META), &[]).await;
+    let meta = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.api("/gmail/v1/users/me/messages", meta).await.status(),
+        200
+    );
+    assert_eq!(
+        emu.api("/gmail/v1/users/me/messages?q=hello", meta)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        emu.api(
+            &format!("/gmail/v1/users/me/messages/{id}?format=metadata"),
+            meta
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        emu.api(
+            &format!("/gmail/v1/users/me/messages/{id}?format=full"),
+            meta
+        )
+        .await
+        .status(),
+        403
+    );
+    // Drive scope only: Gmail refuses.
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let res = emu
+        .api(
+            "/gmail/v1/users/me/messages",
+            t["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("insufficient_scope"));
+}
+
+// ---------------------------------------------------------------- controls
+
+#[tokio::test]
+async fn controls_add_accounts_clients_files_messages_and_reset() {
+    let emu = start().await;
+    let (status, body) = emu
+        .post_control(
+            "/accounts",
+            json!({"email": "carol@example.test", "name": "Carol Café"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["email"], "carol@example.test");
+    assert!(body["sub"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_digit()));
+    let (status, _) = emu.post_control("/clients", json!({"client_id": "ctl.apps.googleusercontent.com", "client_secret": "s", "kind": "web", "redirect_uris": ["http://127.0.0.1:7/cb"]})).await;
+    assert_eq!(status, 201);
+    let (status, files) = emu.post_control("/accounts/carol@example.test/files", json!({"files": [{"name": "a.txt"}, {"name": "b", "mimeType": "application/vnd.google-apps.document", "modifiedTime": "2024-05-01T10:00:00Z"}]})).await;
+    assert_eq!(status, 201, "{files}");
+    let (status, _) = emu
+        .post_control(
+            "/accounts/carol@example.test/messages",
+            json!({"messages": [{"subject": "Hi <there>", "labelIds": ["INBOX"]}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        emu.post_control("/accounts/nobody@example.test/files", json!({"files": []}))
+            .await
+            .0,
+        404
+    );
+    // The control-added client works for carol.
+    let params = vec![
+        (
+            "client_id".to_string(),
+            "ctl.apps.googleusercontent.com".to_string(),
+        ),
+        ("redirect_uri".into(), "http://127.0.0.1:7/cb".into()),
+        ("response_type".into(), "code".into()),
+        ("scope".into(), format!("{BASIC} {DRIVE_META} {GMAIL_RO}")),
+    ];
+    let res = emu
+        .post_consent(
+            &emu.http,
+            &params,
+            "carol@example.test",
+            "allow",
+            &[DRIVE_META, GMAIL_RO],
+        )
+        .await;
+    let code = query(&location(&res))["code"].clone();
+    let (status, t) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:7/cb"),
+            ("client_id", "ctl.apps.googleusercontent.com"),
+            ("client_secret", "s"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    let (_, f) = json_of(emu.api("/drive/v3/files", at).await).await;
+    assert_eq!(f["files"].as_array().unwrap().len(), 2);
+    let (_, m) = json_of(emu.api("/gmail/v1/users/me/messages", at).await).await;
+    assert_eq!(m["resultSizeEstimate"], 1);
+    // Reset: back to the seed; carol and the control client are gone, register_client survives.
+    assert_eq!(emu.post_control("/reset", json!({})).await.0, 200);
+    assert_eq!(emu.api("/drive/v3/files", at).await.status(), 401);
+    assert_eq!(
+        emu.post_control("/accounts/carol@example.test/files", json!({"files": []}))
+            .await
+            .0,
+        404
+    );
+    let res = emu.get_auth(&emu.http, &params).await;
+    assert_eq!(res.status(), 401);
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    assert!(t["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn control_revoke_as_the_user_would() {
+    let emu = start().await;
+    let scope = scope_with(DRIVE_META);
+    let t = emu
+        .tokens(ALICE, &scope, &[("access_type", "offline")])
+        .await;
+    let (status, body) = emu
+        .post_control(
+            &format!("/accounts/{ALICE}/revoke"),
+            json!({"client_id": CLIENT_ID}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        emu.refresh(t["refresh_token"].as_str().unwrap()).await.1["error"],
+        "invalid_grant"
+    );
+    let p = emu.auth_params(&scope, &[("login_hint", ALICE), ("access_type", "offline")]);
+    assert_eq!(
+        emu.get_auth(&emu.http, &p).await.status(),
+        200,
+        "consent is shown again"
+    );
+    let again = emu
+        .tokens(ALICE, &scope, &[("access_type", "offline")])
+        .await;
+    assert!(
+        again["refresh_token"].is_string(),
+        "a refresh token again after revocation"
+    );
+    // Without client_id: every grant of the account.
+    let (status, _) = emu
+        .post_control(&format!("/accounts/{ALICE}/revoke"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emu.refresh(again["refresh_token"].as_str().unwrap())
+            .await
+            .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn control_expire_tokens_keeps_refresh_tokens() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let (status, body) = emu
+        .post_control(&format!("/accounts/{ALICE}/expire-tokens"), json!({}))
+        .await;
+    assert_eq!((status, body["expired"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    let (status, r) = emu.refresh(t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emu.api("/drive/v3/files", r["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn control_mobile_sign_in() {
+    let emu = start().await;
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "droid.apps.googleusercontent.com".into(),
+        client_secret: String::new(),
+        kind: ClientKind::Android,
+        redirect_uris: vec![],
+    });
+    let body = json!({"account": ALICE, "client_id": "droid.apps.googleusercontent.com", "server_client_id": CLIENT_ID, "scopes": [DRIVE_META]});
+    let (status, m) = emu.post_control("/mobile-sign-in", body.clone()).await;
+    assert_eq!(status, 200, "{m}");
+    let (_, claims) = jwt_parts(m["id_token"].as_str().unwrap());
+    assert!(verify_rs256(&emu, m["id_token"].as_str().unwrap()).await);
+    assert_eq!(claims["aud"], CLIENT_ID);
+    assert_eq!(claims["azp"], "droid.apps.googleusercontent.com");
+    assert_eq!(claims["email"], ALICE);
+    let code = m["server_auth_code"].as_str().unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", ""),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ];
+    let (status, t) = emu.token(&form).await;
+    assert_eq!(status, 200, "{t}");
+    assert!(
+        t["refresh_token"].is_string(),
+        "first consent for the server client"
+    );
+    assert_eq!(
+        jwt_parts(t["id_token"].as_str().unwrap()).1["azp"],
+        "droid.apps.googleusercontent.com"
+    );
+    assert_eq!(
+        emu.api(
+            "/drive/v3/files?pageSize=1",
+            t["access_token"].as_str().unwrap()
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        emu.token(&form).await.1["error"],
+        "invalid_grant",
+        "single use"
+    );
+    let (_, m2) = emu.post_control("/mobile-sign-in", body).await;
+    let form2 = [
+        ("grant_type", "authorization_code"),
+        ("code", m2["server_auth_code"].as_str().unwrap()),
+        ("redirect_uri", ""),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ];
+    let (status, t2) = emu.token(&form2).await;
+    assert_eq!(status, 200);
+    assert!(
+        t2.get("refresh_token").is_none(),
+        "not the first consent any more"
+    );
+    let (status, _) = emu
+        .post_control(
+            "/mobile-sign-in",
+            json!({"account": ALICE, "client_id": CLIENT_ID, "server_client_id": CLIENT_ID}),
+        )
+        .await;
+    assert_eq!(status, 400, "client_id must be a mobile client");
+}
+
+// ---------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn endpoint_faults() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(&format!("{DRIVE_META} {GMAIL_RO}")),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let (status, _) = emu
+        .post_control(
+            "/faults",
+            json!({"endpoint": "token", "count": 2, "status": 503}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for _ in 0..2 {
+        let (status, body) = emu.refresh(&rt).await;
+        assert_eq!(status, 503);
+        assert!(body["error"].is_string());
+    }
+    assert_eq!(emu.refresh(&rt).await.0, 200, "only the next N calls fail");
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 1, "status": 429}),
+    )
+    .await;
+    let (status, body) = json_of(emu.api("/drive/v3/files", &at).await).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["errors"][0]["reason"], "rateLimitExceeded");
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "gmail", "count": 1, "status": 500}),
+    )
+    .await;
+    let (status, body) = json_of(emu.api("/gmail/v1/users/me/messages", &at).await).await;
+    assert_eq!((status, body["error"]["code"].as_u64()), (500, Some(500)));
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "userinfo", "count": 1, "status": 500}),
+    )
+    .await;
+    assert_eq!(emu.api("/oauth2/v3/userinfo", &at).await.status(), 500);
+    for (ep, path) in [
+        ("certs", "/oauth2/v3/certs"),
+        ("discovery", "/.well-known/openid-configuration"),
+    ] {
+        emu.post_control(
+            "/faults",
+            json!({"endpoint": ep, "count": 1, "status": 502}),
+        )
+        .await;
+        assert_eq!(
+            emu.http
+                .get(format!("{}{path}", emu.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            502,
+            "{ep}"
+        );
+        assert_eq!(
+            emu.http
+                .get(format!("{}{path}", emu.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{ep}"
+        );
+    }
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "authorize", "count": 1, "status": 500}),
+    )
+    .await;
+    assert_eq!(
+        emu.get_auth(&emu.http, &emu.auth_params(BASIC, &[]))
+            .await
+            .status(),
+        500
+    );
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "revoke", "count": 1, "status": 503}),
+    )
+    .await;
+    let res = emu
+        .http
+        .post(format!("{}/revoke", emu.url))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    // Delay.
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 1, "delay_ms": 300}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", &at).await.status(),
+        200
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // Clear.
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 5, "status": 500}),
+    )
+    .await;
+    assert_eq!(
+        emu.control(reqwest::Method::DELETE, "/faults", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", &at).await.status(),
+        200
+    );
+    assert_eq!(
+        emu.post_control(
+            "/faults",
+            json!({"endpoint": "nope", "count": 1, "status": 500})
+        )
+        .await
+        .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn id_token_faults() {
+    let emu = start().await;
+    for kind in [
+        "bad_signature",
+        "alg_none",
+        "wrong_iss",
+        "wrong_aud",
+        "expired",
+        "unknown_kid",
+    ] {
+        let (status, _) = emu
+            .post_control("/faults", json!({"id_token": kind, "count": 1}))
+            .await;
+        assert_eq!(status, 201);
+        let t = emu.tokens(ALICE, BASIC, &[]).await;
+        let jwt = t["id_token"].as_str().unwrap();
+        let (h, c) = jwt_parts(jwt);
+        let valid_sig = verify_rs256(&emu, jwt).await;
+        match kind {
+            "bad_signature" => assert!(!valid_sig),
+            "alg_none" => {
+                assert_eq!(h["alg"], "none");
+                assert!(jwt.ends_with('.'));
+            }
+            "wrong_iss" => {
+                assert!(valid_sig);
+                assert_ne!(c["iss"], emu.url);
+            }
+            "wrong_aud" => {
+                assert!(valid_sig);
+                assert_ne!(c["aud"], CLIENT_ID);
+            }
+            "expired" => {
+                assert!(valid_sig);
+                assert!(c["exp"].as_i64().unwrap() < chrono::Utc::now().timestamp());
+            }
+            "unknown_kid" => assert!(!valid_sig, "kid not in JWKS"),
+            _ => unreachable!(),
+        }
+        // Next one is fine again.
+        let t = emu.tokens(ALICE, BASIC, &[]).await;
+        assert!(
+            verify_rs256(&emu, t["id_token"].as_str().unwrap()).await,
+            "{kind}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- request log
+
+#[tokio::test]
+async fn request_log_counts_without_secrets() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    emu.refresh(rt).await;
+    emu.api(
+        "/drive/v3/files?pageSize=2",
+        t["access_token"].as_str().unwrap(),
+    )
+    .await;
+    let (status, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(log["counts"]["token:authorization_code"], 1);
+    assert_eq!(log["counts"]["token:refresh_token"], 1);
+    assert_eq!(log["counts"]["POST /token"], 2);
+    assert_eq!(log["counts"]["POST /o/oauth2/v2/auth"], 1);
+    assert_eq!(log["counts"]["GET /drive/v3/files"], 1);
+    let text = log.to_string();
+    for secret in [
+        rt,
+        t["access_token"].as_str().unwrap(),
+        CLIENT_SECRET,
+        "4/0",
+    ] {
+        assert!(!text.contains(secret), "log leaks {secret}");
+    }
+    assert!(!text.contains("/emulator/"), "controls are not logged");
+    let entry = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["grant_type"] == "refresh_token")
+        .unwrap();
+    assert_eq!(entry["client_id"], CLIENT_ID);
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["path"], "/token");
+    let drive = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/drive/v3/files")
+        .unwrap();
+    assert_eq!(drive["method"], "GET");
+    assert_eq!(
+        emu.control(reqwest::Method::DELETE, "/requests", None)
+            .await
+            .0,
+        204
+    );
+    let (_, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(log["requests"], json!([]));
+    assert_eq!(log["counts"], json!({}));
+}
+
+#[tokio::test]
+async fn controls_are_off_unless_loopback_or_flag() {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (emu, server) = offline_access::emulator::start(listener, Options::default()).unwrap();
+    tokio::spawn(server);
+    assert!(!emu.controls);
+    let http = http_client(false);
+    let res = http
+        .post(format!("http://127.0.0.1:{port}/emulator/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .get(format!(
+            "http://127.0.0.1:{port}/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (emu, server) = offline_access::emulator::start(
+        listener,
+        Options {
+            allow_controls: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tokio::spawn(server);
+    assert!(emu.controls);
+    let res = http
+        .post(format!("http://127.0.0.1:{port}/emulator/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+// ---------------------------------------------------------------- client secret file, seed file
+
+#[tokio::test]
+async fn client_secret_file_and_seed_file() {
+    let c = ClientRegistration {
+        client_id: "x.apps.googleusercontent.com".into(),
+        client_secret: "sec".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec!["http://127.0.0.1:8080/oauth2callback".into()],
+    };
+    let v = client_secret_json(&c, "http://127.0.0.1:8081/");
+    assert_eq!(v["web"]["client_id"], "x.apps.googleusercontent.com");
+    assert_eq!(v["web"]["client_secret"], "sec");
+    assert_eq!(
+        v["web"]["auth_uri"],
+        "http://127.0.0.1:8081/o/oauth2/v2/auth"
+    );
+    assert_eq!(v["web"]["token_uri"], "http://127.0.0.1:8081/token");
+    assert_eq!(
+        v["web"]["auth_provider_x509_cert_url"],
+        "http://127.0.0.1:8081/oauth2/v1/certs"
+    );
+    assert_eq!(
+        v["web"]["redirect_uris"],
+        json!(["http://127.0.0.1:8080/oauth2callback"])
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, json!({
+        "accounts": [{"email": "zed@example.test", "name": "Zed Zee", "sub": "123", "files": [{"name": "only.txt"}], "messages": [{"subject": "hello"}]}],
+        "clients": [{"client_id": "seeded.apps.googleusercontent.com", "client_secret": "ss", "kind": "web", "redirect_uris": ["http://127.0.0.1:8080/cb"]}]
+    }).to_string()).unwrap();
+    let out = dir.path().join("client_secret.json");
+    offline_access::emulator::run_cli(offline_access::emulator::EmulatorArgs {
+        bind: "127.0.0.1:8081".into(),
+        seed: Some(seed.clone()),
+        issuer: None,
+        write_client_secret: Some(out.clone()),
+    })
+    .await
+    .unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        written["web"]["client_id"],
+        "seeded.apps.googleusercontent.com"
+    );
+    assert_eq!(written["web"]["token_uri"], "http://127.0.0.1:8081/token");
+
+    let emu = start_with(Options {
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let t = emu
+        .tokens("zed@example.test", &scope_with(DRIVE_META), &[])
+        .await;
+    let (_, c) = jwt_parts(t["id_token"].as_str().unwrap());
+    assert_eq!(c["sub"], "123");
+    let (_, f) = json_of(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(f["files"][0]["name"], "only.txt");
+    let res = emu
+        .post_consent(&emu.http, &emu.auth_params(BASIC, &[]), ALICE, "allow", &[])
+        .await;
+    assert_eq!(
+        res.status(),
+        400,
+        "the seed file replaced the default accounts"
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_100_files_is_cheap() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    emu.api("/drive/v3/files?pageSize=100", at).await;
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(
+            emu.api("/drive/v3/files?pageSize=100&orderBy=name", at)
+                .await
+                .status(),
+            200
+        );
+    }
+    let per = started.elapsed() / 50;
+    assert!(
+        per < std::time::Duration::from_millis(50),
+        "{per:?} per page (includes HTTP and JSON parsing)"
+    );
 }

@@ -1755,3 +1755,115 @@ async fn a_page_of_100_files_is_cheap() {
         "{per:?} per page (includes HTTP and JSON parsing)"
     );
 }
+
+// ---------------------------------------------------------------- the browser
+
+async fn click_through(
+    driver: &thirtyfour::WebDriver,
+    emu: &Emu,
+    callback: &str,
+) -> Result<std::collections::HashMap<String, String>, Box<dyn std::error::Error>> {
+    use thirtyfour::prelude::*;
+    let params = vec![
+        (
+            "client_id".to_string(),
+            "browser.apps.googleusercontent.com".to_string(),
+        ),
+        ("redirect_uri".into(), callback.to_string()),
+        ("response_type".into(), "code".into()),
+        ("scope".into(), format!("{BASIC} {DRIVE_META} {GMAIL_RO}")),
+        ("state".into(), "browser-state".into()),
+        ("access_type".into(), "offline".into()),
+    ];
+    driver.goto(emu.auth_url(&params)).await?;
+    driver
+        .find(By::Css("[data-testid='account-alice']"))
+        .await?
+        .click()
+        .await?;
+    let gmail = driver
+        .find(By::Css("[data-testid='scope-gmail.readonly']"))
+        .await?;
+    assert!(gmail.is_selected().await?, "scopes are ticked by default");
+    gmail.click().await?;
+    assert!(!gmail.is_selected().await?);
+    assert!(
+        driver
+            .find(By::Css("[data-testid='scope-drive.metadata.readonly']"))
+            .await?
+            .is_selected()
+            .await?
+    );
+    driver
+        .find(By::Css("[data-testid='allow']"))
+        .await?
+        .click()
+        .await?;
+    driver.query(By::Id("target")).first().await?;
+    let url = driver.current_url().await?;
+    assert!(url.as_str().starts_with(callback), "{url}");
+    Ok(url.query_pairs().into_owned().collect())
+}
+
+#[tokio::test]
+async fn browser_consent_with_one_scope_unticked() {
+    use thirtyfour::prelude::*;
+    let emu = start().await;
+    let callback = browser::spawn_callback_page();
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "browser.apps.googleusercontent.com".into(),
+        client_secret: "browser-secret".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec![callback.clone()],
+    });
+    let chromedriver = browser::start_chromedriver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium").unwrap();
+    for arg in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+        .unwrap();
+    let driver = WebDriver::new(&chromedriver.url, caps)
+        .await
+        .expect("browser session");
+    let result = click_through(&driver, &emu, &callback).await;
+    if result.is_err() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = driver.screenshot(&dir.join("emulator-consent.png")).await;
+        if let Ok(src) = driver.source().await {
+            let _ = std::fs::write(dir.join("emulator-consent.html"), src);
+        }
+    }
+    let _ = driver.quit().await;
+    drop(chromedriver);
+    let q = result.expect("click through the consent screen");
+    assert_eq!(q["state"], "browser-state");
+    assert!(q["scope"].contains(DRIVE_META), "{}", q["scope"]);
+    assert!(!q["scope"].contains(GMAIL_RO), "{}", q["scope"]);
+    let (status, t) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", &callback),
+            ("client_id", "browser.apps.googleusercontent.com"),
+            ("client_secret", "browser-secret"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert!(t["refresh_token"].is_string());
+    assert!(!t["scope"].as_str().unwrap().contains(GMAIL_RO));
+}

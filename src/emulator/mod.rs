@@ -46,6 +46,12 @@ pub struct EmulatorArgs {
     /// Write a web client in Google's client_secret.json download format to this path and exit.
     #[arg(long)]
     pub write_client_secret: Option<PathBuf>,
+    /// Serve the `/emulator/*` test controls even when not bound on loopback.
+    #[arg(long)]
+    pub allow_controls: bool,
+    /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
+    #[arg(long, env = "EMULATOR_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
 }
 
 /// OAuth client kinds, as in Google Cloud console.
@@ -195,6 +201,7 @@ pub fn start(
             .route("/o/oauth2/auth", web::post().to(authorize::post))
             .route("/token", web::post().to(token::token))
             .route("/revoke", web::post().to(revoke::revoke))
+            .route("/revoke", web::get().to(revoke::revoke))
             .route("/o/oauth2/revoke", web::post().to(revoke::revoke))
             .route("/oauth2/v3/userinfo", web::get().to(userinfo::userinfo))
             .route("/oauth2/v3/userinfo", web::post().to(userinfo::userinfo))
@@ -254,6 +261,8 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
     let options = Options {
         issuer: args.issuer.clone(),
         seed: args.seed.clone(),
+        allow_controls: args.allow_controls,
+        signing_key: args.signing_key.clone(),
         ..Options::default()
     };
     let (emulator, server) = start(listener, options)?;

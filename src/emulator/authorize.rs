@@ -152,7 +152,6 @@ fn issue(
     }
     let consent = store.consents.entry(key).or_default();
     consent.scopes.extend(granted);
-    consent.offline |= issue_refresh;
     let code = store.new_code(CodeEntry {
         email: email.to_string(),
         client_id: req.client.client_id.clone(),

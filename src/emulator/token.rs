@@ -118,21 +118,22 @@ pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes
         }
     }
     let grant_type = form.get("grant_type").cloned();
-    let (client_id, secret) = match client_credentials(&req, &form) {
-        Ok(c) => (Some(c.0), c.1),
-        Err(e) => {
-            note(&req, grant_type, None);
-            return e;
-        }
+    let credentials = client_credentials(&req, &form);
+    let logged_client = match &credentials {
+        Ok((id, _)) => Some(id.clone()),
+        Err(_) => None,
     };
-    note(&req, grant_type.clone(), client_id.clone());
+    note(&req, grant_type.clone(), logged_client);
     if let Some(res) = take_fault(&shared, "token").await {
         return res;
     }
+    let (client_id, secret) = match credentials {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     if let Some(k) = repeated {
         return invalid_request(&format!("Parameter {k} is repeated."));
     }
-    let client_id = client_id.unwrap_or_default();
     if let Err(e) = authenticate(&shared.store(), &client_id, secret.as_deref()) {
         return e;
     }
@@ -216,9 +217,16 @@ fn authorization_code(
         family,
         shared.access_ttl,
     );
-    let refresh = entry
-        .issue_refresh
-        .then(|| store.issue_refresh(&entry.email, client_id, &entry.scopes, family));
+    let refresh = entry.issue_refresh.then(|| {
+        // Offline access is now granted: later consents for this client issue no refresh token.
+        if let Some(c) = store
+            .consents
+            .get_mut(&(entry.email.clone(), client_id.to_string()))
+        {
+            c.offline = true;
+        }
+        store.issue_refresh(&entry.email, client_id, &entry.scopes, family)
+    });
     let Some(account) = store.account(&entry.email).cloned() else {
         return invalid_grant("Account not found.");
     };

@@ -625,6 +625,45 @@ async fn client_authentication_and_grant_errors() {
 }
 
 #[tokio::test]
+async fn basic_auth_raw_and_form_encoded() {
+    let emu = start().await;
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "plus.apps.googleusercontent.com".into(),
+        client_secret: "a+b/c=%".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec![REDIRECT.into()],
+    });
+    for secret in ["a+b/c=%", "a%2Bb%2Fc%3D%25"] {
+        let params = vec![
+            (
+                "client_id".to_string(),
+                "plus.apps.googleusercontent.com".to_string(),
+            ),
+            ("redirect_uri".into(), REDIRECT.into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), "openid".into()),
+        ];
+        let res = emu
+            .post_consent(&emu.http, &params, ALICE, "allow", &[])
+            .await;
+        let code = query(&location(&res))["code"].clone();
+        let res = emu
+            .http
+            .post(format!("{}/token", emu.url))
+            .basic_auth("plus.apps.googleusercontent.com", Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{secret}");
+    }
+}
+
+#[tokio::test]
 async fn refresh_grant() {
     let emu = start().await;
     let t = emu

@@ -23,6 +23,29 @@ fn invalid_grant(d: &str) -> HttpResponse {
     oauth_error(400, "invalid_grant", d)
 }
 
+/// RFC 6749 §2.3.1 form-encodes id and secret before Basic; many clients do not. Decoding only
+/// `%XX` (not `+`) accepts both.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
 /// (client_id, client_secret) from HTTP Basic or the body; both at once is invalid_request.
 fn client_credentials(
     req: &HttpRequest,
@@ -42,15 +65,8 @@ fn client_credentials(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|s| {
-                    s.split_once(':').map(|(i, p)| {
-                        let dec = |x: &str| {
-                            url::form_urlencoded::parse(format!("x={x}").as_bytes())
-                                .next()
-                                .map(|(_, v)| v.into_owned())
-                                .unwrap_or_default()
-                        };
-                        (dec(i), dec(p))
-                    })
+                    s.split_once(':')
+                        .map(|(i, p)| (percent_decode(i), percent_decode(p)))
                 });
             raw.ok_or_else(|| {
                 oauth_error(401, "invalid_client", "Malformed HTTP Basic credentials.")

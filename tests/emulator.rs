@@ -885,6 +885,41 @@ async fn include_granted_scopes_unions_previous_grants() {
     assert!(!q["scope"].contains(DRIVE_META));
 }
 
+#[tokio::test]
+async fn incremental_authorization_widens_the_refresh_token() {
+    let emu = start().await;
+    let first = emu
+        .tokens(BOB, &scope_with(DRIVE_META), &[("access_type", "offline")])
+        .await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let more = emu
+        .tokens(
+            BOB,
+            &scope_with(GMAIL_RO),
+            &[
+                ("access_type", "offline"),
+                ("include_granted_scopes", "true"),
+            ],
+        )
+        .await;
+    assert!(more.get("refresh_token").is_none(), "not the first consent");
+    let (_, r) = emu.refresh(rt).await;
+    let scope = r["scope"].as_str().unwrap();
+    assert!(
+        scope.contains(DRIVE_META) && scope.contains(GMAIL_RO),
+        "{scope}"
+    );
+    assert_eq!(
+        emu.api(
+            "/gmail/v1/users/me/messages",
+            r["access_token"].as_str().unwrap()
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
 // ---------------------------------------------------------------- Drive
 
 async fn json_of(res: reqwest::Response) -> (u16, Value) {

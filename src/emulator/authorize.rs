@@ -161,6 +161,7 @@ fn issue(
         code_challenge: req.challenge.clone(),
         expires_at: Utc::now() + chrono::Duration::from_std(shared.code_ttl).unwrap_or_default(),
         issue_refresh,
+        combine: req.include_granted,
         azp: None,
         used: false,
         family: None,

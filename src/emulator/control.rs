@@ -264,6 +264,7 @@ async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
         code_challenge: None,
         expires_at: Utc::now() + chrono::Duration::from_std(shared.code_ttl).unwrap_or_default(),
         issue_refresh,
+        combine: false,
         azp: Some(input.client_id.clone()),
         used: false,
         family: None,

@@ -221,6 +221,13 @@ fn authorization_code(
             Some(_) => {}
         }
     }
+    if entry.combine {
+        for r in store.refresh.values_mut() {
+            if r.email == entry.email && r.client_id == client_id {
+                r.scopes.extend(entry.scopes.iter().cloned());
+            }
+        }
+    }
     let family = store.new_family();
     if let Some(e) = store.codes.get_mut(code) {
         e.used = true;

@@ -2055,3 +2055,138 @@ async fn signing_key_from_file() {
     let t = emu.tokens(ALICE, BASIC, &[]).await;
     assert!(verify_rs256(&emu, t["id_token"].as_str().unwrap()).await);
 }
+
+// ---------------------------------------------------------------- seed and concurrency
+
+#[tokio::test]
+async fn default_seed_is_deterministic_and_tricky() {
+    let a = start().await;
+    let b = start().await;
+    let mut names = vec![];
+    let mut ids = vec![];
+    for emu in [&a, &b] {
+        let t = emu
+            .tokens(ALICE, &scope_with(&format!("{DRIVE_META} {GMAIL_RO}")), &[])
+            .await;
+        let at = t["access_token"].as_str().unwrap();
+        let (_, f) = json_of(
+            emu.api(
+                "/drive/v3/files?pageSize=1000&orderBy=name&fields=files(id,name,modifiedTime)",
+                at,
+            )
+            .await,
+        )
+        .await;
+        let (_, m) = json_of(
+            emu.api("/gmail/v1/users/me/messages?maxResults=500", at)
+                .await,
+        )
+        .await;
+        ids.push((f.clone(), m));
+        names = f["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect();
+    }
+    assert_eq!(ids[0], ids[1], "same ids, names and times on every start");
+    assert!(names.iter().any(|n| n.contains("<b>")));
+    assert!(names.iter().any(|n| n.contains('&')));
+    assert!(names.iter().any(|n| n.contains('"')));
+    assert!(names.iter().any(|n| n.contains('\'')));
+    assert!(names.iter().any(|n| !n.is_ascii()));
+    assert!(names[1..]
+        .iter()
+        .all(|n| n.chars().next().unwrap().is_alphanumeric()));
+    let t = a.tokens(ALICE, &scope_with(GMAIL_RO), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let (_, list) = json_of(
+        a.api("/gmail/v1/users/me/messages?maxResults=500", at)
+            .await,
+    )
+    .await;
+    let mut subjects = vec![];
+    for m in list["messages"].as_array().unwrap().iter().take(10) {
+        let (_, full) = json_of(
+            a.api(
+                &format!(
+                    "/gmail/v1/users/me/messages/{}?format=full",
+                    m["id"].as_str().unwrap()
+                ),
+                at,
+            )
+            .await,
+        )
+        .await;
+        assert!(full["payload"]["body"]["data"].is_string());
+        let subject = full["payload"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "Subject")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        subjects.push(subject);
+    }
+    let all = subjects.join("\n");
+    assert!(
+        all.contains('<') && all.contains('&') && all.contains('"') && !all.is_ascii(),
+        "{all}"
+    );
+    let (_, raw) = json_of(
+        a.api(
+            &format!(
+                "/gmail/v1/users/me/messages/{}?format=raw",
+                list["messages"][0]["id"].as_str().unwrap()
+            ),
+            at,
+        )
+        .await,
+    )
+    .await;
+    assert!(raw["raw"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_and_api_calls() {
+    let emu = std::sync::Arc::new(start().await);
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    emu.control(reqwest::Method::DELETE, "/requests", None)
+        .await;
+    let mut tasks = vec![];
+    for i in 0..100 {
+        let emu = emu.clone();
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let (status, r) = emu.refresh(&rt).await;
+                assert_eq!(status, 200, "{r}");
+            } else {
+                let t = emu.refresh(&rt).await.1;
+                let res = emu
+                    .api(
+                        "/drive/v3/files?pageSize=100",
+                        t["access_token"].as_str().unwrap(),
+                    )
+                    .await;
+                assert_eq!(res.status(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(log["counts"]["token:refresh_token"], 100);
+    assert_eq!(log["counts"]["GET /drive/v3/files"], 50);
+}

@@ -844,6 +844,13 @@ async fn prompt_none_and_account_memory() {
             .status(),
         200
     );
+    // A login_hint for an unknown account is not replaced by the remembered one.
+    let p = emu.auth_params(
+        &scope,
+        &[("prompt", "none"), ("login_hint", "ghost@example.test")],
+    );
+    let q = query(&location(&emu.get_auth(&browser, &p).await));
+    assert_eq!(q["error"], "login_required");
     // A different browser (no cookie) sees the chooser.
     assert_eq!(
         emu.get_auth(&emu.http, &emu.auth_params(&scope, &[]))

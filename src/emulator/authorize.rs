@@ -244,14 +244,14 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         Err(page) => return page,
     };
     let cookie_accounts = remembered(&req);
+    // A login_hint names the account (an unknown one is not replaced by the remembered one).
     let known: Option<String> = match &auth.login_hint {
         Some(hint) => store.account_by_hint(hint).map(|a| a.email.clone()),
-        None => None,
-    }
-    .or_else(|| match cookie_accounts.as_slice() {
-        [only] => store.account(only).map(|a| a.email.clone()),
-        _ => None,
-    });
+        None => match cookie_accounts.as_slice() {
+            [only] => store.account(only).map(|a| a.email.clone()),
+            _ => None,
+        },
+    };
     if auth.prompts.contains("none") {
         return match known {
             None => error_redirect(&auth, "login_required"),

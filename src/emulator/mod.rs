@@ -163,7 +163,20 @@ pub fn start(
         .issuer
         .clone()
         .map(|s| s.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| {
+            // 0.0.0.0 / [::] are not addresses a browser can use: announce loopback instead.
+            let mut public = addr;
+            match addr.ip() {
+                std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                    public.set_ip(std::net::Ipv4Addr::LOCALHOST.into())
+                }
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                    public.set_ip(std::net::Ipv6Addr::LOCALHOST.into())
+                }
+                _ => {}
+            }
+            format!("http://{public}")
+        });
     let controls = addr.ip().is_loopback() || options.allow_controls;
     let seed = load_seed(options.seed.as_ref())?;
     let keys = match &options.signing_key {

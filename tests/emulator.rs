@@ -4,6 +4,7 @@ mod emulator_support;
 
 use emulator_support::*;
 use offline_access::emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice@example.test";
@@ -62,6 +63,44 @@ async fn discovery_and_jwks() {
     assert_eq!(key["alg"], "RS256");
     assert!(key["kid"].as_str().unwrap().len() >= 16);
     assert!(key["n"].as_str().unwrap().len() > 300, "RSA-2048 modulus");
+}
+
+#[tokio::test]
+async fn cors_for_javascript_clients() {
+    let emu = start().await;
+    let res = emu
+        .http
+        .request(Method::OPTIONS, format!("{}/token", emu.url))
+        .header("Origin", "http://127.0.0.1:5173")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5173"
+    );
+    let res = emu
+        .http
+        .get(format!("{}/oauth2/v3/certs", emu.url))
+        .header("Origin", "http://127.0.0.1:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5173"
+    );
+    let res = emu
+        .http
+        .get(emu.auth_url(&emu.auth_params(BASIC, &[])))
+        .header("Origin", "http://127.0.0.1:5173")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use actix_web::{middleware, web, App, HttpServer};
 mod authorize;
 mod authreq;
 mod control;
+mod cors;
 mod drive;
 mod errors;
 mod faults;
@@ -202,6 +203,7 @@ pub fn start(
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(faults::log_requests))
+            .wrap(middleware::from_fn(cors::cors))
             .route(
                 "/.well-known/openid-configuration",
                 web::get().to(keys::discovery),

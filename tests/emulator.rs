@@ -2236,3 +2236,49 @@ async fn concurrent_refreshes_and_api_calls() {
     assert_eq!(log["counts"]["token:refresh_token"], 100);
     assert_eq!(log["counts"]["GET /drive/v3/files"], 50);
 }
+
+#[tokio::test]
+async fn access_token_lifetime_is_configurable() {
+    let emu = start_with(Options {
+        access_token_ttl: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    assert_eq!(t["expires_in"], 1);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", at).await.status(),
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", at).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn repeated_parameters_are_refused() {
+    let emu = start().await;
+    let mut p = emu.auth_params(BASIC, &[]);
+    p.push(("state".into(), "again".into()));
+    let res = emu.get_auth(&emu.http, &p).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("state"));
+    let q = emu.sign_in(ALICE, BASIC, &[]).await;
+    let (status, body) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code", &q["code"]),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}

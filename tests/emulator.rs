@@ -2282,3 +2282,73 @@ async fn repeated_parameters_are_refused() {
         (400, Some("invalid_request"))
     );
 }
+
+#[tokio::test]
+async fn tokeninfo_and_json_token_requests() {
+    let emu = start().await;
+    let q = emu
+        .sign_in(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let res = emu
+        .http
+        .post(format!("{}/token", emu.url))
+        .json(&json!({"grant_type": "authorization_code", "code": q["code"], "redirect_uri": REDIRECT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let t: Value = res.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let (status, info) = json_of(
+        emu.http
+            .get(format!(
+                "{}/tokeninfo?access_token={}",
+                emu.url,
+                urlencode(at)
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["aud"], CLIENT_ID);
+    assert_eq!(info["sub"], "100000000000000000001");
+    assert_eq!(info["email"], ALICE);
+    assert_eq!(info["access_type"], "offline");
+    assert!(info["scope"].as_str().unwrap().contains(DRIVE_META));
+    let id = t["id_token"].as_str().unwrap();
+    let (status, claims) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?id_token={id}", emu.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{claims}");
+    assert_eq!(claims["aud"], CLIENT_ID);
+    assert_eq!(claims["email_verified"], "true");
+    let (status, _) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?access_token=ya29.nope", emu.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?id_token={}x", emu.url, id))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+}

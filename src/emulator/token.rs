@@ -128,9 +128,30 @@ fn token_json(body: serde_json::Value) -> HttpResponse {
 pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let mut form = HashMap::new();
     let mut repeated = None;
-    for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
-        if form.insert(k.clone(), v).is_some() {
-            repeated = Some(k);
+    let is_json = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        // Google's token endpoint also takes a JSON object of the same parameters.
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) {
+            Ok(obj) => {
+                for (k, v) in obj {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    form.insert(k, v);
+                }
+            }
+            Err(_) => return invalid_request("Invalid JSON payload received."),
+        }
+    } else {
+        for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
+            if form.insert(k.clone(), v).is_some() {
+                repeated = Some(k);
+            }
         }
     }
     let grant_type = form.get("grant_type").cloned();

@@ -3,7 +3,8 @@
 mod emulator_support;
 
 use emulator_support::*;
-use offline_access::emulator::{ClientKind, ClientRegistration, Options};
+use offline_access::emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice@example.test";
@@ -62,6 +63,44 @@ async fn discovery_and_jwks() {
     assert_eq!(key["alg"], "RS256");
     assert!(key["kid"].as_str().unwrap().len() >= 16);
     assert!(key["n"].as_str().unwrap().len() > 300, "RSA-2048 modulus");
+}
+
+#[tokio::test]
+async fn cors_for_javascript_clients() {
+    let emu = start().await;
+    let res = emu
+        .http
+        .request(Method::OPTIONS, format!("{}/token", emu.url))
+        .header("Origin", "http://127.0.0.1:5173")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5173"
+    );
+    let res = emu
+        .http
+        .get(format!("{}/oauth2/v3/certs", emu.url))
+        .header("Origin", "http://127.0.0.1:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5173"
+    );
+    let res = emu
+        .http
+        .get(emu.auth_url(&emu.auth_params(BASIC, &[])))
+        .header("Origin", "http://127.0.0.1:5173")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
@@ -625,6 +664,45 @@ async fn client_authentication_and_grant_errors() {
 }
 
 #[tokio::test]
+async fn basic_auth_raw_and_form_encoded() {
+    let emu = start().await;
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "plus.apps.googleusercontent.com".into(),
+        client_secret: "a+b/c=%".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec![REDIRECT.into()],
+    });
+    for secret in ["a+b/c=%", "a%2Bb%2Fc%3D%25"] {
+        let params = vec![
+            (
+                "client_id".to_string(),
+                "plus.apps.googleusercontent.com".to_string(),
+            ),
+            ("redirect_uri".into(), REDIRECT.into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), "openid".into()),
+        ];
+        let res = emu
+            .post_consent(&emu.http, &params, ALICE, "allow", &[])
+            .await;
+        let code = query(&location(&res))["code"].clone();
+        let res = emu
+            .http
+            .post(format!("{}/token", emu.url))
+            .basic_auth("plus.apps.googleusercontent.com", Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{secret}");
+    }
+}
+
+#[tokio::test]
 async fn refresh_grant() {
     let emu = start().await;
     let t = emu
@@ -805,6 +883,13 @@ async fn prompt_none_and_account_memory() {
             .status(),
         200
     );
+    // A login_hint for an unknown account is not replaced by the remembered one.
+    let p = emu.auth_params(
+        &scope,
+        &[("prompt", "none"), ("login_hint", "ghost@example.test")],
+    );
+    let q = query(&location(&emu.get_auth(&browser, &p).await));
+    assert_eq!(q["error"], "login_required");
     // A different browser (no cookie) sees the chooser.
     assert_eq!(
         emu.get_auth(&emu.http, &emu.auth_params(&scope, &[]))
@@ -844,4 +929,1426 @@ async fn include_granted_scopes_unions_previous_grants() {
     );
     let q = emu.sign_in(ALICE, &scope_with(GMAIL_RO), &[]).await;
     assert!(!q["scope"].contains(DRIVE_META));
+}
+
+#[tokio::test]
+async fn incremental_authorization_widens_the_refresh_token() {
+    let emu = start().await;
+    let first = emu
+        .tokens(BOB, &scope_with(DRIVE_META), &[("access_type", "offline")])
+        .await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let more = emu
+        .tokens(
+            BOB,
+            &scope_with(GMAIL_RO),
+            &[
+                ("access_type", "offline"),
+                ("include_granted_scopes", "true"),
+            ],
+        )
+        .await;
+    assert!(more.get("refresh_token").is_none(), "not the first consent");
+    let (_, r) = emu.refresh(rt).await;
+    let scope = r["scope"].as_str().unwrap();
+    assert!(
+        scope.contains(DRIVE_META) && scope.contains(GMAIL_RO),
+        "{scope}"
+    );
+    assert_eq!(
+        emu.api(
+            "/gmail/v1/users/me/messages",
+            r["access_token"].as_str().unwrap()
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
+// ---------------------------------------------------------------- Drive
+
+async fn json_of(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn drive_walks_every_page_exactly_once() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    for order in ["", "&orderBy=name", "&orderBy=modifiedTime%20desc"] {
+        let mut seen = std::collections::HashSet::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut path = format!("/drive/v3/files?pageSize=100&fields=nextPageToken,files(id,name,modifiedTime){order}");
+            if let Some(t) = &token {
+                path.push_str(&format!("&pageToken={}", urlencode(t)));
+            }
+            let (status, body) = json_of(emu.api(&path, at).await).await;
+            assert_eq!(status, 200, "{body}");
+            pages += 1;
+            for f in body["files"].as_array().unwrap() {
+                assert_eq!(f.as_object().unwrap().len(), 3, "fields selection: {f}");
+                assert!(
+                    seen.insert(f["id"].as_str().unwrap().to_string()),
+                    "duplicate {f}"
+                );
+            }
+            match body.get("nextPageToken") {
+                Some(t) => token = Some(t.as_str().unwrap().to_string()),
+                None => break,
+            }
+        }
+        assert!(seen.len() >= 250, "{}", seen.len());
+        assert_eq!(pages, seen.len().div_ceil(100));
+    }
+}
+
+#[tokio::test]
+async fn drive_order_fields_and_page_size() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let special = "\"Q3\" <b>report</b> & café.txt";
+    let (_, by_name) = json_of(emu.api("/drive/v3/files?orderBy=name&pageSize=5", at).await).await;
+    assert_eq!(by_name["files"][0]["name"], special);
+    let (_, recent) = json_of(emu.api("/drive/v3/files?orderBy=modifiedTime%20desc&pageSize=5&fields=files(name,modifiedTime)", at).await).await;
+    assert_eq!(recent["files"][0]["name"], special);
+    let (_, oldest) = json_of(
+        emu.api(
+            "/drive/v3/files?orderBy=modifiedTime&pageSize=1&fields=files(name)",
+            at,
+        )
+        .await,
+    )
+    .await;
+    assert_ne!(oldest["files"][0]["name"], special);
+    let (status, body) = json_of(emu.api("/drive/v3/files", at).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["kind"], "drive#fileList");
+    assert_eq!(body["incompleteSearch"], false);
+    assert_eq!(body["files"].as_array().unwrap().len(), 100);
+    assert!(body["nextPageToken"].is_string());
+    assert_eq!(body["files"][0]["kind"], "drive#file");
+    assert!(body["files"][0]["mimeType"].is_string());
+    let (_, one) = json_of(
+        emu.api("/drive/v3/files?pageSize=1000&fields=files/id", at)
+            .await,
+    )
+    .await;
+    assert!(one.get("nextPageToken").is_none());
+    assert!(one["files"].as_array().unwrap().len() >= 250);
+    for bad in [
+        "pageSize=0",
+        "pageSize=1001",
+        "pageSize=abc",
+        "pageToken=garbage!",
+        "orderBy=size",
+        "fields=files(nope)",
+    ] {
+        let (status, body) = json_of(emu.api(&format!("/drive/v3/files?{bad}"), at).await).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["error"]["code"], 400, "{bad}");
+        assert!(body["error"]["errors"][0]["reason"].is_string());
+    }
+    let id = body["files"][0]["id"].as_str().unwrap();
+    let (status, f) = json_of(
+        emu.api(&format!("/drive/v3/files/{id}?fields=id,name,size"), at)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(f["id"], id);
+    assert_eq!(
+        json_of(emu.api("/drive/v3/files/nope", at).await).await.0,
+        404
+    );
+    // Bob and admin.
+    let t = emu.tokens(BOB, &scope_with(DRIVE_META), &[]).await;
+    let (_, b) = json_of(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(b["files"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn drive_scope_and_token_errors() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    let res = emu
+        .api("/drive/v3/files", t["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), 403);
+    let www = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        www.starts_with(
+            "Bearer realm=\"https://accounts.google.com/\", error=\"insufficient_scope\", scope=\""
+        ),
+        "{www}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Request had insufficient authentication scopes."
+    );
+    assert_eq!(
+        body["error"]["errors"][0]["reason"],
+        "insufficientPermissions"
+    );
+    assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+    // Missing, bad, expired tokens.
+    let expected_www = "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"";
+    let no_token = emu
+        .http
+        .get(format!("{}/drive/v3/files", emu.url))
+        .send()
+        .await
+        .unwrap();
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.post_control(&format!("/accounts/{ALICE}/expire-tokens"), json!({}))
+            .await
+            .0,
+        200
+    );
+    for res in [
+        no_token,
+        emu.api("/drive/v3/files", "ya29.bogus").await,
+        emu.api("/drive/v3/files", at).await,
+    ] {
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["www-authenticate"], expected_www);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["errors"][0]["reason"], "authError");
+        assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
+        assert_eq!(body["error"]["errors"][0]["location"], "Authorization");
+    }
+}
+
+// ---------------------------------------------------------------- Gmail
+
+#[tokio::test]
+async fn gmail_list_get_and_scopes() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(GMAIL_RO), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut path = "/gmail/v1/users/me/messages?maxResults=50".to_string();
+        if let Some(t) = &token {
+            path.push_str(&format!("&pageToken={}", urlencode(t)));
+        }
+        let (status, body) = json_of(emu.api(&path, at).await).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["resultSizeEstimate"].as_u64().unwrap() >= 120);
+        for m in body["messages"].as_array().unwrap() {
+            assert!(m["threadId"].is_string());
+            assert!(seen.insert(m["id"].as_str().unwrap().to_string()));
+        }
+        match body.get("nextPageToken") {
+            Some(t) => token = Some(t.as_str().unwrap().to_string()),
+            None => break,
+        }
+    }
+    assert!(seen.len() >= 120);
+    let (_, first) = json_of(emu.api("/gmail/v1/users/me/messages", at).await).await;
+    assert_eq!(first["messages"].as_array().unwrap().len(), 100);
+    let id = first["messages"][0]["id"].as_str().unwrap();
+    let (status, m) = json_of(emu.api(&format!("/gmail/v1/users/me/messages/{id}?format=metadata&metadataHeaders=Subject&metadataHeaders=From"), at).await).await;
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["id"], id);
+    assert!(m["labelIds"].is_array() && m["snippet"].is_string() && m["internalDate"].is_string());
+    let headers = m["payload"]["headers"].as_array().unwrap();
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert!(headers.iter().any(|h| h["name"] == "Subject"));
+    for bad in ["maxResults=0", "pageToken=zz!"] {
+        assert_eq!(
+            json_of(
+                emu.api(&format!("/gmail/v1/users/me/messages?{bad}"), at)
+                    .await
+            )
+            .await
+            .0,
+            400,
+            "{bad}"
+        );
+    }
+    let (_, sent) = json_of(
+        emu.api("/gmail/v1/users/me/messages?labelIds=SENT", at)
+            .await,
+    )
+    .await;
+    assert_eq!(sent["resultSizeEstimate"], 13);
+    let (_, q) = json_of(
+        emu.api("/gmail/v1/users/me/messages?q=is%3Aunread", at)
+            .await,
+    )
+    .await;
+    assert!(q["resultSizeEstimate"].as_u64().unwrap() > 0);
+    assert_eq!(
+        json_of(emu.api("/gmail/v1/users/me/messages/ffff", at).await)
+            .await
+            .0,
+        404
+    );
+    // Metadata scope: no q, no full format.
+    let t = emu.tokens(ALICE, &scope_with(GMAIL_META), &[]).await;
+    let meta = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.api("/gmail/v1/users/me/messages", meta).await.status(),
+        200
+    );
+    assert_eq!(
+        emu.api("/gmail/v1/users/me/messages?q=hello", meta)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        emu.api(
+            &format!("/gmail/v1/users/me/messages/{id}?format=metadata"),
+            meta
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        emu.api(
+            &format!("/gmail/v1/users/me/messages/{id}?format=full"),
+            meta
+        )
+        .await
+        .status(),
+        403
+    );
+    // Drive scope only: Gmail refuses.
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let res = emu
+        .api(
+            "/gmail/v1/users/me/messages",
+            t["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("insufficient_scope"));
+}
+
+// ---------------------------------------------------------------- controls
+
+#[tokio::test]
+async fn controls_add_accounts_clients_files_messages_and_reset() {
+    let emu = start().await;
+    let (status, body) = emu
+        .post_control(
+            "/accounts",
+            json!({"email": "carol@example.test", "name": "Carol Café"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["email"], "carol@example.test");
+    assert!(body["sub"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_digit()));
+    let (status, _) = emu.post_control("/clients", json!({"client_id": "ctl.apps.googleusercontent.com", "client_secret": "s", "kind": "web", "redirect_uris": ["http://127.0.0.1:7/cb"]})).await;
+    assert_eq!(status, 201);
+    let (status, files) = emu.post_control("/accounts/carol@example.test/files", json!({"files": [{"name": "a.txt"}, {"name": "b", "mimeType": "application/vnd.google-apps.document", "modifiedTime": "2024-05-01T10:00:00Z"}]})).await;
+    assert_eq!(status, 201, "{files}");
+    let (status, _) = emu
+        .post_control(
+            "/accounts/carol@example.test/messages",
+            json!({"messages": [{"subject": "Hi <there>", "labelIds": ["INBOX"]}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        emu.post_control("/accounts/nobody@example.test/files", json!({"files": []}))
+            .await
+            .0,
+        404
+    );
+    // The control-added client works for carol.
+    let params = vec![
+        (
+            "client_id".to_string(),
+            "ctl.apps.googleusercontent.com".to_string(),
+        ),
+        ("redirect_uri".into(), "http://127.0.0.1:7/cb".into()),
+        ("response_type".into(), "code".into()),
+        ("scope".into(), format!("{BASIC} {DRIVE_META} {GMAIL_RO}")),
+    ];
+    let res = emu
+        .post_consent(
+            &emu.http,
+            &params,
+            "carol@example.test",
+            "allow",
+            &[DRIVE_META, GMAIL_RO],
+        )
+        .await;
+    let code = query(&location(&res))["code"].clone();
+    let (status, t) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:7/cb"),
+            ("client_id", "ctl.apps.googleusercontent.com"),
+            ("client_secret", "s"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    let (_, f) = json_of(emu.api("/drive/v3/files", at).await).await;
+    assert_eq!(f["files"].as_array().unwrap().len(), 2);
+    let (_, m) = json_of(emu.api("/gmail/v1/users/me/messages", at).await).await;
+    assert_eq!(m["resultSizeEstimate"], 1);
+    // Reset: back to the seed; carol and the control client are gone, register_client survives.
+    assert_eq!(emu.post_control("/reset", json!({})).await.0, 200);
+    assert_eq!(emu.api("/drive/v3/files", at).await.status(), 401);
+    assert_eq!(
+        emu.post_control("/accounts/carol@example.test/files", json!({"files": []}))
+            .await
+            .0,
+        404
+    );
+    let res = emu.get_auth(&emu.http, &params).await;
+    assert_eq!(res.status(), 401);
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    assert!(t["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn control_revoke_as_the_user_would() {
+    let emu = start().await;
+    let scope = scope_with(DRIVE_META);
+    let t = emu
+        .tokens(ALICE, &scope, &[("access_type", "offline")])
+        .await;
+    let (status, body) = emu
+        .post_control(
+            &format!("/accounts/{ALICE}/revoke"),
+            json!({"client_id": CLIENT_ID}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        emu.refresh(t["refresh_token"].as_str().unwrap()).await.1["error"],
+        "invalid_grant"
+    );
+    let p = emu.auth_params(&scope, &[("login_hint", ALICE), ("access_type", "offline")]);
+    assert_eq!(
+        emu.get_auth(&emu.http, &p).await.status(),
+        200,
+        "consent is shown again"
+    );
+    let again = emu
+        .tokens(ALICE, &scope, &[("access_type", "offline")])
+        .await;
+    assert!(
+        again["refresh_token"].is_string(),
+        "a refresh token again after revocation"
+    );
+    // Without client_id: every grant of the account.
+    let (status, _) = emu
+        .post_control(&format!("/accounts/{ALICE}/revoke"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emu.refresh(again["refresh_token"].as_str().unwrap())
+            .await
+            .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn control_expire_tokens_keeps_refresh_tokens() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let (status, body) = emu
+        .post_control(&format!("/accounts/{ALICE}/expire-tokens"), json!({}))
+        .await;
+    assert_eq!((status, body["expired"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    let (status, r) = emu.refresh(t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emu.api("/drive/v3/files", r["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn control_mobile_sign_in() {
+    let emu = start().await;
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "droid.apps.googleusercontent.com".into(),
+        client_secret: String::new(),
+        kind: ClientKind::Android,
+        redirect_uris: vec![],
+    });
+    let body = json!({"account": ALICE, "client_id": "droid.apps.googleusercontent.com", "server_client_id": CLIENT_ID, "scopes": [DRIVE_META]});
+    let (status, m) = emu.post_control("/mobile-sign-in", body.clone()).await;
+    assert_eq!(status, 200, "{m}");
+    let (_, claims) = jwt_parts(m["id_token"].as_str().unwrap());
+    assert!(verify_rs256(&emu, m["id_token"].as_str().unwrap()).await);
+    assert_eq!(claims["aud"], CLIENT_ID);
+    assert_eq!(claims["azp"], "droid.apps.googleusercontent.com");
+    assert_eq!(claims["email"], ALICE);
+    let code = m["server_auth_code"].as_str().unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", ""),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ];
+    let (status, t) = emu.token(&form).await;
+    assert_eq!(status, 200, "{t}");
+    assert!(
+        t["refresh_token"].is_string(),
+        "first consent for the server client"
+    );
+    assert_eq!(
+        jwt_parts(t["id_token"].as_str().unwrap()).1["azp"],
+        "droid.apps.googleusercontent.com"
+    );
+    assert_eq!(
+        emu.api(
+            "/drive/v3/files?pageSize=1",
+            t["access_token"].as_str().unwrap()
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        emu.token(&form).await.1["error"],
+        "invalid_grant",
+        "single use"
+    );
+    let (_, m2) = emu.post_control("/mobile-sign-in", body).await;
+    let form2 = [
+        ("grant_type", "authorization_code"),
+        ("code", m2["server_auth_code"].as_str().unwrap()),
+        ("redirect_uri", ""),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ];
+    let (status, t2) = emu.token(&form2).await;
+    assert_eq!(status, 200);
+    assert!(
+        t2.get("refresh_token").is_none(),
+        "not the first consent any more"
+    );
+    let (status, _) = emu
+        .post_control(
+            "/mobile-sign-in",
+            json!({"account": ALICE, "client_id": CLIENT_ID, "server_client_id": CLIENT_ID}),
+        )
+        .await;
+    assert_eq!(status, 400, "client_id must be a mobile client");
+}
+
+// ---------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn endpoint_faults() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(&format!("{DRIVE_META} {GMAIL_RO}")),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let at = t["access_token"].as_str().unwrap().to_string();
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let (status, _) = emu
+        .post_control(
+            "/faults",
+            json!({"endpoint": "token", "count": 2, "status": 503}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for _ in 0..2 {
+        let (status, body) = emu.refresh(&rt).await;
+        assert_eq!(status, 503);
+        assert!(body["error"].is_string());
+    }
+    assert_eq!(emu.refresh(&rt).await.0, 200, "only the next N calls fail");
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 1, "status": 429}),
+    )
+    .await;
+    let (status, body) = json_of(emu.api("/drive/v3/files", &at).await).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["errors"][0]["reason"], "rateLimitExceeded");
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "gmail", "count": 1, "status": 500}),
+    )
+    .await;
+    let (status, body) = json_of(emu.api("/gmail/v1/users/me/messages", &at).await).await;
+    assert_eq!((status, body["error"]["code"].as_u64()), (500, Some(500)));
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "userinfo", "count": 1, "status": 500}),
+    )
+    .await;
+    assert_eq!(emu.api("/oauth2/v3/userinfo", &at).await.status(), 500);
+    for (ep, path) in [
+        ("certs", "/oauth2/v3/certs"),
+        ("discovery", "/.well-known/openid-configuration"),
+    ] {
+        emu.post_control(
+            "/faults",
+            json!({"endpoint": ep, "count": 1, "status": 502}),
+        )
+        .await;
+        assert_eq!(
+            emu.http
+                .get(format!("{}{path}", emu.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            502,
+            "{ep}"
+        );
+        assert_eq!(
+            emu.http
+                .get(format!("{}{path}", emu.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{ep}"
+        );
+    }
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "authorize", "count": 1, "status": 500}),
+    )
+    .await;
+    assert_eq!(
+        emu.get_auth(&emu.http, &emu.auth_params(BASIC, &[]))
+            .await
+            .status(),
+        500
+    );
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "revoke", "count": 1, "status": 503}),
+    )
+    .await;
+    let res = emu
+        .http
+        .post(format!("{}/revoke", emu.url))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    // Delay.
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 1, "delay_ms": 300}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", &at).await.status(),
+        200
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // Clear.
+    emu.post_control(
+        "/faults",
+        json!({"endpoint": "drive", "count": 5, "status": 500}),
+    )
+    .await;
+    assert_eq!(
+        emu.control(reqwest::Method::DELETE, "/faults", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", &at).await.status(),
+        200
+    );
+    assert_eq!(
+        emu.post_control(
+            "/faults",
+            json!({"endpoint": "nope", "count": 1, "status": 500})
+        )
+        .await
+        .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn id_token_faults() {
+    let emu = start().await;
+    for kind in [
+        "bad_signature",
+        "alg_none",
+        "wrong_iss",
+        "wrong_aud",
+        "expired",
+        "unknown_kid",
+    ] {
+        let (status, _) = emu
+            .post_control("/faults", json!({"id_token": kind, "count": 1}))
+            .await;
+        assert_eq!(status, 201);
+        let t = emu.tokens(ALICE, BASIC, &[]).await;
+        let jwt = t["id_token"].as_str().unwrap();
+        let (h, c) = jwt_parts(jwt);
+        let valid_sig = verify_rs256(&emu, jwt).await;
+        match kind {
+            "bad_signature" => assert!(!valid_sig),
+            "alg_none" => {
+                assert_eq!(h["alg"], "none");
+                assert!(jwt.ends_with('.'));
+            }
+            "wrong_iss" => {
+                assert!(valid_sig);
+                assert_ne!(c["iss"], emu.url);
+            }
+            "wrong_aud" => {
+                assert!(valid_sig);
+                assert_ne!(c["aud"], CLIENT_ID);
+            }
+            "expired" => {
+                assert!(valid_sig);
+                assert!(c["exp"].as_i64().unwrap() < chrono::Utc::now().timestamp());
+            }
+            "unknown_kid" => assert!(!valid_sig, "kid not in JWKS"),
+            _ => unreachable!(),
+        }
+        // Next one is fine again.
+        let t = emu.tokens(ALICE, BASIC, &[]).await;
+        assert!(
+            verify_rs256(&emu, t["id_token"].as_str().unwrap()).await,
+            "{kind}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- request log
+
+#[tokio::test]
+async fn request_log_counts_without_secrets() {
+    let emu = start().await;
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    emu.refresh(rt).await;
+    emu.api(
+        "/drive/v3/files?pageSize=2",
+        t["access_token"].as_str().unwrap(),
+    )
+    .await;
+    let (status, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(log["counts"]["token:authorization_code"], 1);
+    assert_eq!(log["counts"]["token:refresh_token"], 1);
+    assert_eq!(log["counts"]["POST /token"], 2);
+    assert_eq!(log["counts"]["POST /o/oauth2/v2/auth"], 1);
+    assert_eq!(log["counts"]["GET /drive/v3/files"], 1);
+    let text = log.to_string();
+    for secret in [
+        rt,
+        t["access_token"].as_str().unwrap(),
+        CLIENT_SECRET,
+        "4/0",
+    ] {
+        assert!(!text.contains(secret), "log leaks {secret}");
+    }
+    assert!(!text.contains("/emulator/"), "controls are not logged");
+    let entry = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["grant_type"] == "refresh_token")
+        .unwrap();
+    assert_eq!(entry["client_id"], CLIENT_ID);
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["path"], "/token");
+    let drive = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/drive/v3/files")
+        .unwrap();
+    assert_eq!(drive["method"], "GET");
+    assert_eq!(
+        emu.control(reqwest::Method::DELETE, "/requests", None)
+            .await
+            .0,
+        204
+    );
+    let (_, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(log["requests"], json!([]));
+    assert_eq!(log["counts"], json!({}));
+}
+
+#[tokio::test]
+async fn controls_are_off_unless_loopback_or_flag() {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (emu, server) = offline_access::emulator::start(listener, Options::default()).unwrap();
+    tokio::spawn(server);
+    assert!(!emu.controls);
+    let http = http_client(false);
+    let res = http
+        .post(format!("http://127.0.0.1:{port}/emulator/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .get(format!(
+            "http://127.0.0.1:{port}/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (emu, server) = offline_access::emulator::start(
+        listener,
+        Options {
+            allow_controls: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tokio::spawn(server);
+    assert!(emu.controls);
+    let res = http
+        .post(format!("http://127.0.0.1:{port}/emulator/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+// ---------------------------------------------------------------- client secret file, seed file
+
+#[tokio::test]
+async fn client_secret_file_and_seed_file() {
+    let c = ClientRegistration {
+        client_id: "x.apps.googleusercontent.com".into(),
+        client_secret: "sec".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec!["http://127.0.0.1:8080/oauth2callback".into()],
+    };
+    let v = client_secret_json(&c, "http://127.0.0.1:8081/");
+    assert_eq!(v["web"]["client_id"], "x.apps.googleusercontent.com");
+    assert_eq!(v["web"]["client_secret"], "sec");
+    assert_eq!(
+        v["web"]["auth_uri"],
+        "http://127.0.0.1:8081/o/oauth2/v2/auth"
+    );
+    assert_eq!(v["web"]["token_uri"], "http://127.0.0.1:8081/token");
+    assert_eq!(
+        v["web"]["auth_provider_x509_cert_url"],
+        "http://127.0.0.1:8081/oauth2/v1/certs"
+    );
+    assert_eq!(
+        v["web"]["redirect_uris"],
+        json!(["http://127.0.0.1:8080/oauth2callback"])
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, json!({
+        "accounts": [{"email": "zed@example.test", "name": "Zed Zee", "sub": "123", "files": [{"name": "only.txt"}], "messages": [{"subject": "hello"}]}],
+        "clients": [{"client_id": "seeded.apps.googleusercontent.com", "client_secret": "ss", "kind": "web", "redirect_uris": ["http://127.0.0.1:8080/cb"]}]
+    }).to_string()).unwrap();
+    let out = dir.path().join("client_secret.json");
+    offline_access::emulator::run_cli(offline_access::emulator::EmulatorArgs {
+        bind: "127.0.0.1:8081".into(),
+        seed: Some(seed.clone()),
+        issuer: None,
+        write_client_secret: Some(out.clone()),
+        allow_controls: false,
+        signing_key: None,
+    })
+    .await
+    .unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        written["web"]["client_id"],
+        "seeded.apps.googleusercontent.com"
+    );
+    assert_eq!(written["web"]["token_uri"], "http://127.0.0.1:8081/token");
+
+    let emu = start_with(Options {
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let t = emu
+        .tokens("zed@example.test", &scope_with(DRIVE_META), &[])
+        .await;
+    let (_, c) = jwt_parts(t["id_token"].as_str().unwrap());
+    assert_eq!(c["sub"], "123");
+    let (_, f) = json_of(
+        emu.api("/drive/v3/files", t["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(f["files"][0]["name"], "only.txt");
+    let res = emu
+        .post_consent(&emu.http, &emu.auth_params(BASIC, &[]), ALICE, "allow", &[])
+        .await;
+    assert_eq!(
+        res.status(),
+        400,
+        "the seed file replaced the default accounts"
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_100_files_is_cheap() {
+    let emu = start().await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    emu.api("/drive/v3/files?pageSize=100", at).await;
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(
+            emu.api("/drive/v3/files?pageSize=100&orderBy=name", at)
+                .await
+                .status(),
+            200
+        );
+    }
+    let per = started.elapsed() / 50;
+    assert!(
+        per < std::time::Duration::from_millis(50),
+        "{per:?} per page (includes HTTP and JSON parsing)"
+    );
+}
+
+// ---------------------------------------------------------------- the browser
+
+async fn click_through(
+    driver: &thirtyfour::WebDriver,
+    emu: &Emu,
+    callback: &str,
+) -> Result<std::collections::HashMap<String, String>, Box<dyn std::error::Error>> {
+    use thirtyfour::prelude::*;
+    let params = vec![
+        (
+            "client_id".to_string(),
+            "browser.apps.googleusercontent.com".to_string(),
+        ),
+        ("redirect_uri".into(), callback.to_string()),
+        ("response_type".into(), "code".into()),
+        ("scope".into(), format!("{BASIC} {DRIVE_META} {GMAIL_RO}")),
+        ("state".into(), "browser-state".into()),
+        ("access_type".into(), "offline".into()),
+    ];
+    driver.goto(emu.auth_url(&params)).await?;
+    driver
+        .find(By::Css("[data-testid='account-alice']"))
+        .await?
+        .click()
+        .await?;
+    let gmail = driver
+        .find(By::Css("[data-testid='scope-gmail.readonly']"))
+        .await?;
+    assert!(gmail.is_selected().await?, "scopes are ticked by default");
+    gmail.click().await?;
+    assert!(!gmail.is_selected().await?);
+    assert!(
+        driver
+            .find(By::Css("[data-testid='scope-drive.metadata.readonly']"))
+            .await?
+            .is_selected()
+            .await?
+    );
+    driver
+        .find(By::Css("[data-testid='allow']"))
+        .await?
+        .click()
+        .await?;
+    driver.query(By::Id("target")).first().await?;
+    let url = driver.current_url().await?;
+    assert!(url.as_str().starts_with(callback), "{url}");
+    Ok(url.query_pairs().into_owned().collect())
+}
+
+#[tokio::test]
+async fn browser_consent_with_one_scope_unticked() {
+    use thirtyfour::prelude::*;
+    let emu = start().await;
+    let callback = browser::spawn_callback_page();
+    emu.emulator.register_client(ClientRegistration {
+        client_id: "browser.apps.googleusercontent.com".into(),
+        client_secret: "browser-secret".into(),
+        kind: ClientKind::Web,
+        redirect_uris: vec![callback.clone()],
+    });
+    let chromedriver = browser::start_chromedriver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium").unwrap();
+    for arg in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+        .unwrap();
+    let driver = WebDriver::new(&chromedriver.url, caps)
+        .await
+        .expect("browser session");
+    let result = click_through(&driver, &emu, &callback).await;
+    if result.is_err() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = driver.screenshot(&dir.join("emulator-consent.png")).await;
+        if let Ok(src) = driver.source().await {
+            let _ = std::fs::write(dir.join("emulator-consent.html"), src);
+        }
+    }
+    let _ = driver.quit().await;
+    drop(chromedriver);
+    let q = result.expect("click through the consent screen");
+    assert_eq!(q["state"], "browser-state");
+    assert!(q["scope"].contains(DRIVE_META), "{}", q["scope"]);
+    assert!(!q["scope"].contains(GMAIL_RO), "{}", q["scope"]);
+    let (status, t) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", &callback),
+            ("client_id", "browser.apps.googleusercontent.com"),
+            ("client_secret", "browser-secret"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert!(t["refresh_token"].is_string());
+    assert!(!t["scope"].as_str().unwrap().contains(GMAIL_RO));
+}
+
+// ---------------------------------------------------------------- a certified OpenID client
+
+#[tokio::test]
+async fn openidconnect_crate_works_unchanged() {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    };
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+    let emu = start().await;
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(emu.url.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(CLIENT_ID.into()),
+        Some(ClientSecret::new(CLIENT_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new(DRIVE_META.into()))
+        .add_extra_param("access_type", "offline")
+        .set_pkce_challenge(challenge)
+        .url();
+    let params: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+    let res = emu
+        .post_consent(&emu.http, &params, ALICE, "allow", &[DRIVE_META])
+        .await;
+    let q = query(&location(&res));
+    assert_eq!(&q["state"], csrf.secret());
+    let token = client
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    assert!(token.refresh_token().is_some());
+    let id_token = token.id_token().expect("id_token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("a valid ID token");
+    assert_eq!(claims.subject().as_str(), "100000000000000000001");
+    assert_eq!(claims.email().unwrap().as_str(), ALICE);
+    let info: CoreUserInfoClaims = client
+        .user_info(token.access_token().clone(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.email().unwrap().as_str(), ALICE);
+    // A corrupted token is refused by the crate.
+    emu.post_control("/faults", json!({"id_token": "wrong_aud", "count": 1}))
+        .await;
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    let bad: openidconnect::core::CoreIdToken =
+        serde_json::from_value(t["id_token"].clone()).unwrap();
+    assert!(bad
+        .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
+        .is_err());
+}
+
+#[tokio::test]
+async fn signing_key_from_file() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.pem");
+    std::fs::write(
+        &path,
+        key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let emu = start_with(Options {
+        signing_key: Some(path),
+        ..Default::default()
+    })
+    .await;
+    let jwks: Value = emu
+        .http
+        .get(format!("{}/oauth2/v3/certs", emu.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    use base64::Engine;
+    use rsa::traits::PublicKeyParts;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+    assert_eq!(jwks["keys"][0]["n"], n);
+    let t = emu.tokens(ALICE, BASIC, &[]).await;
+    assert!(verify_rs256(&emu, t["id_token"].as_str().unwrap()).await);
+}
+
+// ---------------------------------------------------------------- seed and concurrency
+
+#[tokio::test]
+async fn default_seed_is_deterministic_and_tricky() {
+    let a = start().await;
+    let b = start().await;
+    let mut names = vec![];
+    let mut ids = vec![];
+    for emu in [&a, &b] {
+        let t = emu
+            .tokens(ALICE, &scope_with(&format!("{DRIVE_META} {GMAIL_RO}")), &[])
+            .await;
+        let at = t["access_token"].as_str().unwrap();
+        let (_, f) = json_of(
+            emu.api(
+                "/drive/v3/files?pageSize=1000&orderBy=name&fields=files(id,name,modifiedTime)",
+                at,
+            )
+            .await,
+        )
+        .await;
+        let (_, m) = json_of(
+            emu.api("/gmail/v1/users/me/messages?maxResults=500", at)
+                .await,
+        )
+        .await;
+        ids.push((f.clone(), m));
+        names = f["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect();
+    }
+    assert_eq!(ids[0], ids[1], "same ids, names and times on every start");
+    assert!(names.iter().any(|n| n.contains("<b>")));
+    assert!(names.iter().any(|n| n.contains('&')));
+    assert!(names.iter().any(|n| n.contains('"')));
+    assert!(names.iter().any(|n| n.contains('\'')));
+    assert!(names.iter().any(|n| !n.is_ascii()));
+    assert!(names[1..]
+        .iter()
+        .all(|n| n.chars().next().unwrap().is_alphanumeric()));
+    let t = a.tokens(ALICE, &scope_with(GMAIL_RO), &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    let (_, list) = json_of(
+        a.api("/gmail/v1/users/me/messages?maxResults=500", at)
+            .await,
+    )
+    .await;
+    let mut subjects = vec![];
+    for m in list["messages"].as_array().unwrap().iter().take(10) {
+        let (_, full) = json_of(
+            a.api(
+                &format!(
+                    "/gmail/v1/users/me/messages/{}?format=full",
+                    m["id"].as_str().unwrap()
+                ),
+                at,
+            )
+            .await,
+        )
+        .await;
+        assert!(full["payload"]["body"]["data"].is_string());
+        let subject = full["payload"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "Subject")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        subjects.push(subject);
+    }
+    let all = subjects.join("\n");
+    assert!(
+        all.contains('<') && all.contains('&') && all.contains('"') && !all.is_ascii(),
+        "{all}"
+    );
+    let (_, raw) = json_of(
+        a.api(
+            &format!(
+                "/gmail/v1/users/me/messages/{}?format=raw",
+                list["messages"][0]["id"].as_str().unwrap()
+            ),
+            at,
+        )
+        .await,
+    )
+    .await;
+    assert!(raw["raw"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_and_api_calls() {
+    let emu = std::sync::Arc::new(start().await);
+    let t = emu
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    emu.control(reqwest::Method::DELETE, "/requests", None)
+        .await;
+    let mut tasks = vec![];
+    for i in 0..100 {
+        let emu = emu.clone();
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let (status, r) = emu.refresh(&rt).await;
+                assert_eq!(status, 200, "{r}");
+            } else {
+                let t = emu.refresh(&rt).await.1;
+                let res = emu
+                    .api(
+                        "/drive/v3/files?pageSize=100",
+                        t["access_token"].as_str().unwrap(),
+                    )
+                    .await;
+                assert_eq!(res.status(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, log) = emu.control(reqwest::Method::GET, "/requests", None).await;
+    assert_eq!(log["counts"]["token:refresh_token"], 100);
+    assert_eq!(log["counts"]["GET /drive/v3/files"], 50);
+}
+
+#[tokio::test]
+async fn access_token_lifetime_is_configurable() {
+    let emu = start_with(Options {
+        access_token_ttl: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
+    assert_eq!(t["expires_in"], 1);
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", at).await.status(),
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        emu.api("/drive/v3/files?pageSize=1", at).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn repeated_parameters_are_refused() {
+    let emu = start().await;
+    let mut p = emu.auth_params(BASIC, &[]);
+    p.push(("state".into(), "again".into()));
+    let res = emu.get_auth(&emu.http, &p).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("state"));
+    let q = emu.sign_in(ALICE, BASIC, &[]).await;
+    let (status, body) = emu
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code", &q["code"]),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn tokeninfo_and_json_token_requests() {
+    let emu = start().await;
+    let q = emu
+        .sign_in(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
+        .await;
+    let res = emu
+        .http
+        .post(format!("{}/token", emu.url))
+        .json(&json!({"grant_type": "authorization_code", "code": q["code"], "redirect_uri": REDIRECT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let t: Value = res.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let (status, info) = json_of(
+        emu.http
+            .get(format!(
+                "{}/tokeninfo?access_token={}",
+                emu.url,
+                urlencode(at)
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["aud"], CLIENT_ID);
+    assert_eq!(info["sub"], "100000000000000000001");
+    assert_eq!(info["email"], ALICE);
+    assert_eq!(info["access_type"], "offline");
+    assert!(info["scope"].as_str().unwrap().contains(DRIVE_META));
+    let id = t["id_token"].as_str().unwrap();
+    let (status, claims) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?id_token={id}", emu.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{claims}");
+    assert_eq!(claims["aud"], CLIENT_ID);
+    assert_eq!(claims["email_verified"], "true");
+    let (status, _) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?access_token=ya29.nope", emu.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = json_of(
+        emu.http
+            .get(format!("{}/tokeninfo?id_token={}x", emu.url, id))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
 }

@@ -152,7 +152,6 @@ fn issue(
     }
     let consent = store.consents.entry(key).or_default();
     consent.scopes.extend(granted);
-    consent.offline |= issue_refresh;
     let code = store.new_code(CodeEntry {
         email: email.to_string(),
         client_id: req.client.client_id.clone(),
@@ -162,6 +161,7 @@ fn issue(
         code_challenge: req.challenge.clone(),
         expires_at: Utc::now() + chrono::Duration::from_std(shared.code_ttl).unwrap_or_default(),
         issue_refresh,
+        combine: req.include_granted,
         azp: None,
         used: false,
         family: None,
@@ -244,14 +244,14 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         Err(page) => return page,
     };
     let cookie_accounts = remembered(&req);
+    // A login_hint names the account (an unknown one is not replaced by the remembered one).
     let known: Option<String> = match &auth.login_hint {
         Some(hint) => store.account_by_hint(hint).map(|a| a.email.clone()),
-        None => None,
-    }
-    .or_else(|| match cookie_accounts.as_slice() {
-        [only] => store.account(only).map(|a| a.email.clone()),
-        _ => None,
-    });
+        None => match cookie_accounts.as_slice() {
+            [only] => store.account(only).map(|a| a.email.clone()),
+            _ => None,
+        },
+    };
     if auth.prompts.contains("none") {
         return match known {
             None => error_redirect(&auth, "login_required"),

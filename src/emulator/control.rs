@@ -254,7 +254,6 @@ async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
     let key = (account.email.clone(), input.server_client_id.clone());
     let consent = store.consents.entry(key).or_default();
     let issue_refresh = !consent.offline;
-    consent.offline = true;
     consent.scopes.extend(scopes.iter().cloned());
     let code = store.new_code(CodeEntry {
         email: account.email.clone(),
@@ -265,6 +264,7 @@ async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
         code_challenge: None,
         expires_at: Utc::now() + chrono::Duration::from_std(shared.code_ttl).unwrap_or_default(),
         issue_refresh,
+        combine: false,
         azp: Some(input.client_id.clone()),
         used: false,
         family: None,

@@ -89,7 +89,7 @@ pub fn api_insufficient_scope(method: &str, scopes: &[&str]) -> HttpResponse {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
             "domain": "googleapis.com",
-            "metadata": {"method": method, "service": method.split('.').take(2).collect::<Vec<_>>().join(".") + ".googleapis.com"}
+            "metadata": {"method": method, "service": if method.contains(".drive.") { "drive.googleapis.com" } else { "gmail.googleapis.com" }}
         }]
     }});
     let mut res = json_response(403, &body);

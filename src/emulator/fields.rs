@@ -109,6 +109,32 @@ pub fn apply(value: &Value, fields: &[Field]) -> Value {
     }
 }
 
+/// Like [`apply`], consuming `value` (no copies).
+pub fn apply_owned(value: Value, fields: &[Field]) -> Value {
+    match value {
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| apply_owned(v, fields)).collect())
+        }
+        Value::Object(mut obj) => {
+            if fields.iter().any(|f| f.name == "*" && f.sub.is_none()) {
+                return Value::Object(obj);
+            }
+            let mut out = Map::new();
+            for f in fields {
+                if let Some(v) = obj.remove(&f.name) {
+                    let v = match &f.sub {
+                        Some(sub) => apply_owned(v, sub),
+                        None => v,
+                    };
+                    out.insert(f.name.clone(), v);
+                }
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

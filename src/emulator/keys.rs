@@ -58,6 +58,26 @@ impl Keys {
         Ok(Box::leak(Box::new(Keys::new(key))))
     }
 
+    /// Claims of an unexpired RS256 JWT signed by this key for `issuer`; `None` otherwise.
+    pub fn verify(&self, jwt: &str, issuer: &str) -> Option<Value> {
+        use rsa::signature::{Keypair, Verifier};
+        let (input, sig) = jwt.rsplit_once('.')?;
+        let (header, claims) = input.split_once('.')?;
+        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header["alg"] != "RS256" || header["kid"] != self.kid.as_str() {
+            return None;
+        }
+        let sig = rsa::pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(sig).ok()?.as_slice())
+            .ok()?;
+        self.signer
+            .verifying_key()
+            .verify(input.as_bytes(), &sig)
+            .ok()?;
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+        let fresh = claims["exp"].as_i64()? > chrono::Utc::now().timestamp();
+        (fresh && claims["iss"] == issuer).then_some(claims)
+    }
+
     pub fn sign_jwt(&self, header: &Value, claims: &Value) -> String {
         let signing_input = format!(
             "{}.{}",

@@ -17,6 +17,7 @@ use actix_web::{middleware, web, App, HttpServer};
 mod authorize;
 mod authreq;
 mod control;
+mod cors;
 mod drive;
 mod errors;
 mod faults;
@@ -46,6 +47,12 @@ pub struct EmulatorArgs {
     /// Write a web client in Google's client_secret.json download format to this path and exit.
     #[arg(long)]
     pub write_client_secret: Option<PathBuf>,
+    /// Serve the `/emulator/*` test controls even when not bound on loopback.
+    #[arg(long)]
+    pub allow_controls: bool,
+    /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
+    #[arg(long, env = "EMULATOR_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
 }
 
 /// OAuth client kinds, as in Google Cloud console.
@@ -157,7 +164,20 @@ pub fn start(
         .issuer
         .clone()
         .map(|s| s.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| {
+            // 0.0.0.0 / [::] are not addresses a browser can use: announce loopback instead.
+            let mut public = addr;
+            match addr.ip() {
+                std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                    public.set_ip(std::net::Ipv4Addr::LOCALHOST.into())
+                }
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                    public.set_ip(std::net::Ipv6Addr::LOCALHOST.into())
+                }
+                _ => {}
+            }
+            format!("http://{public}")
+        });
     let controls = addr.ip().is_loopback() || options.allow_controls;
     let seed = load_seed(options.seed.as_ref())?;
     let keys = match &options.signing_key {
@@ -183,6 +203,7 @@ pub fn start(
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(faults::log_requests))
+            .wrap(middleware::from_fn(cors::cors))
             .route(
                 "/.well-known/openid-configuration",
                 web::get().to(keys::discovery),
@@ -195,8 +216,12 @@ pub fn start(
             .route("/o/oauth2/auth", web::post().to(authorize::post))
             .route("/token", web::post().to(token::token))
             .route("/revoke", web::post().to(revoke::revoke))
+            .route("/revoke", web::get().to(revoke::revoke))
             .route("/o/oauth2/revoke", web::post().to(revoke::revoke))
             .route("/oauth2/v3/userinfo", web::get().to(userinfo::userinfo))
+            .route("/tokeninfo", web::get().to(userinfo::tokeninfo))
+            .route("/tokeninfo", web::post().to(userinfo::tokeninfo))
+            .route("/oauth2/v3/tokeninfo", web::get().to(userinfo::tokeninfo))
             .route("/oauth2/v3/userinfo", web::post().to(userinfo::userinfo))
             .route("/drive/v3/files", web::get().to(drive::list))
             .route("/drive/v3/files/{id}", web::get().to(drive::get))
@@ -254,6 +279,8 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
     let options = Options {
         issuer: args.issuer.clone(),
         seed: args.seed.clone(),
+        allow_controls: args.allow_controls,
+        signing_key: args.signing_key.clone(),
         ..Options::default()
     };
     let (emulator, server) = start(listener, options)?;

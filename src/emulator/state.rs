@@ -82,6 +82,9 @@ pub struct CodeEntry {
     pub code_challenge: Option<(String, String)>,
     pub expires_at: DateTime<Utc>,
     pub issue_refresh: bool,
+    /// Issued with include_granted_scopes=true: redeeming it widens the account's existing
+    /// refresh tokens for this client to the combined grant.
+    pub combine: bool,
     /// The ID token's `azp` when it differs from the client (mobile sign-in codes).
     pub azp: Option<String>,
     pub used: bool,

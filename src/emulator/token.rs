@@ -23,6 +23,29 @@ fn invalid_grant(d: &str) -> HttpResponse {
     oauth_error(400, "invalid_grant", d)
 }
 
+/// RFC 6749 §2.3.1 form-encodes id and secret before Basic; many clients do not. Decoding only
+/// `%XX` (not `+`) accepts both.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
 /// (client_id, client_secret) from HTTP Basic or the body; both at once is invalid_request.
 fn client_credentials(
     req: &HttpRequest,
@@ -42,15 +65,8 @@ fn client_credentials(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|s| {
-                    s.split_once(':').map(|(i, p)| {
-                        let dec = |x: &str| {
-                            url::form_urlencoded::parse(format!("x={x}").as_bytes())
-                                .next()
-                                .map(|(_, v)| v.into_owned())
-                                .unwrap_or_default()
-                        };
-                        (dec(i), dec(p))
-                    })
+                    s.split_once(':')
+                        .map(|(i, p)| (percent_decode(i), percent_decode(p)))
                 });
             raw.ok_or_else(|| {
                 oauth_error(401, "invalid_client", "Malformed HTTP Basic credentials.")
@@ -112,27 +128,49 @@ fn token_json(body: serde_json::Value) -> HttpResponse {
 pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let mut form = HashMap::new();
     let mut repeated = None;
-    for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
-        if form.insert(k.clone(), v).is_some() {
-            repeated = Some(k);
+    let is_json = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        // Google's token endpoint also takes a JSON object of the same parameters.
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) {
+            Ok(obj) => {
+                for (k, v) in obj {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    form.insert(k, v);
+                }
+            }
+            Err(_) => return invalid_request("Invalid JSON payload received."),
+        }
+    } else {
+        for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
+            if form.insert(k.clone(), v).is_some() {
+                repeated = Some(k);
+            }
         }
     }
     let grant_type = form.get("grant_type").cloned();
-    let (client_id, secret) = match client_credentials(&req, &form) {
-        Ok(c) => (Some(c.0), c.1),
-        Err(e) => {
-            note(&req, grant_type, None);
-            return e;
-        }
+    let credentials = client_credentials(&req, &form);
+    let logged_client = match &credentials {
+        Ok((id, _)) => Some(id.clone()),
+        Err(_) => None,
     };
-    note(&req, grant_type.clone(), client_id.clone());
+    note(&req, grant_type.clone(), logged_client);
     if let Some(res) = take_fault(&shared, "token").await {
         return res;
     }
+    let (client_id, secret) = match credentials {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     if let Some(k) = repeated {
         return invalid_request(&format!("Parameter {k} is repeated."));
     }
-    let client_id = client_id.unwrap_or_default();
     if let Err(e) = authenticate(&shared.store(), &client_id, secret.as_deref()) {
         return e;
     }
@@ -204,6 +242,13 @@ fn authorization_code(
             Some(_) => {}
         }
     }
+    if entry.combine {
+        for r in store.refresh.values_mut() {
+            if r.email == entry.email && r.client_id == client_id {
+                r.scopes.extend(entry.scopes.iter().cloned());
+            }
+        }
+    }
     let family = store.new_family();
     if let Some(e) = store.codes.get_mut(code) {
         e.used = true;
@@ -216,9 +261,16 @@ fn authorization_code(
         family,
         shared.access_ttl,
     );
-    let refresh = entry
-        .issue_refresh
-        .then(|| store.issue_refresh(&entry.email, client_id, &entry.scopes, family));
+    let refresh = entry.issue_refresh.then(|| {
+        // Offline access is now granted: later consents for this client issue no refresh token.
+        if let Some(c) = store
+            .consents
+            .get_mut(&(entry.email.clone(), client_id.to_string()))
+        {
+            c.offline = true;
+        }
+        store.issue_refresh(&entry.email, client_id, &entry.scopes, family)
+    });
     let Some(account) = store.account(&entry.email).cloned() else {
         return invalid_grant("Account not found.");
     };

@@ -81,3 +81,68 @@ pub async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpRespon
         .content_type("application/json; charset=utf-8")
         .body(serde_json::to_string_pretty(&body).unwrap_or_default())
 }
+
+/// `GET|POST /tokeninfo?access_token=…` or `?id_token=…` (Google's token inspection endpoint).
+pub async fn tokeninfo(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let mut params: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect();
+    params.extend(url::form_urlencoded::parse(&body).into_owned());
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let invalid = || oauth_error(400, "invalid_token", "Invalid Value");
+    if let Some(token) = get("access_token") {
+        let store = shared.store();
+        let Some(entry) = store.live_access(&token) else {
+            return invalid();
+        };
+        let Some(account) = store.account(&entry.email) else {
+            return invalid();
+        };
+        let exp = entry.expires_at.timestamp();
+        let mut body = json!({
+            "azp": entry.client_id,
+            "aud": entry.client_id,
+            "sub": account.sub,
+            "scope": super::state::scope_string(&entry.scopes),
+            "exp": exp.to_string(),
+            "expires_in": (exp - chrono::Utc::now().timestamp()).max(0).to_string(),
+            "access_type": if store.refresh.values().any(|r| r.family == entry.family) { "offline" } else { "online" },
+        });
+        if entry.scopes.contains(EMAIL) {
+            body["email"] = json!(account.email);
+            body["email_verified"] = json!("true");
+        }
+        return HttpResponse::Ok()
+            .content_type("application/json; charset=UTF-8")
+            .body(serde_json::to_string_pretty(&body).unwrap_or_default());
+    }
+    if let Some(jwt) = get("id_token") {
+        return match shared.keys.verify(&jwt, &shared.issuer) {
+            Some(claims) => {
+                let mut out = serde_json::Map::new();
+                if let Some(obj) = claims.as_object() {
+                    for (k, v) in obj {
+                        let v = match v {
+                            serde_json::Value::String(s) => json!(s),
+                            other => json!(other.to_string()),
+                        };
+                        out.insert(k.clone(), v);
+                    }
+                }
+                out.insert("alg".into(), json!("RS256"));
+                out.insert("kid".into(), json!(shared.keys.kid));
+                out.insert("typ".into(), json!("JWT"));
+                HttpResponse::Ok()
+                    .content_type("application/json; charset=UTF-8")
+                    .body(serde_json::to_string_pretty(&out).unwrap_or_default())
+            }
+            None => invalid(),
+        };
+    }
+    oauth_error(400, "invalid_request", "Missing access_token or id_token.")
+}

@@ -1,6 +1,8 @@
 //! Helpers for the emulator's HTTP tests.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 

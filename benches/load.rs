@@ -77,7 +77,10 @@ where
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
     let failures = latencies.iter().filter(|(_, ok)| !ok).count();
-    let mut ms: Vec<f64> = latencies.iter().map(|(d, _)| d.as_secs_f64() * 1000.0).collect();
+    let mut ms: Vec<f64> = latencies
+        .iter()
+        .map(|(d, _)| d.as_secs_f64() * 1000.0)
+        .collect();
     ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p) as usize];
     println!(
@@ -147,9 +150,15 @@ async fn main() {
         issuer: emu_url.clone(),
         api_base: emu_url,
     };
-    let db = offline_access::startup::connect_db(&settings).await.unwrap();
+    let db = offline_access::startup::connect_db(&settings)
+        .await
+        .unwrap();
     tokio::spawn(offline_access::startup::run(listener, settings, google, db).unwrap());
-    let backend = if db_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let backend = if db_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!("offline-access load benchmark ({backend}, release build, one process, loopback)");
     println!("RSS at start: {:.1} MiB", rss_mib());
 
@@ -166,10 +175,23 @@ async fn main() {
         let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
         form.push(("account".into(), "alice@example.test".into()));
         form.push(("action".into(), "allow".into()));
-        form.push(("granted_scope".into(), "https://www.googleapis.com/auth/drive.metadata.readonly".into()));
-        let back = c.post(format!("{}/o/oauth2/v2/auth", emu.url)).form(&form).send().await.unwrap();
+        form.push((
+            "granted_scope".into(),
+            "https://www.googleapis.com/auth/drive.metadata.readonly".into(),
+        ));
+        let back = c
+            .post(format!("{}/o/oauth2/v2/auth", emu.url))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         let loc = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
-        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let code = loc
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .to_string();
         let tok: serde_json::Value = c
             .post(format!("{}/token", emu.url))
             .form(&[
@@ -189,10 +211,21 @@ async fn main() {
     };
     let raw = client();
     let files_url = format!("{}/drive/v3/files?pageSize=100", emu.url);
-    measure("emulator GET /drive/v3/files pageSize=100", 4000, 16, |_| {
-        let (c, u, t) = (raw.clone(), files_url.clone(), token.clone());
-        async move { c.get(u).bearer_auth(t).send().await.is_ok_and(|r| r.status() == 200) }
-    })
+    measure(
+        "emulator GET /drive/v3/files pageSize=100",
+        4000,
+        16,
+        |_| {
+            let (c, u, t) = (raw.clone(), files_url.clone(), token.clone());
+            async move {
+                c.get(u)
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        },
+    )
     .await;
 
     // The app: a signed-in home page (session load, credential read, Drive call, render).
@@ -216,7 +249,11 @@ async fn main() {
     let (app2, emu2) = (Arc::new(app.clone()), Arc::new(emu.url.clone()));
     measure("full sign-in (redirect, consent, exchange)", 300, 8, |i| {
         let (a, e) = (app2.clone(), emu2.clone());
-        let who = ["alice@example.test", "bob@example.test", "admin@example.test"][i % 3];
+        let who = [
+            "alice@example.test",
+            "bob@example.test",
+            "admin@example.test",
+        ][i % 3];
         async move {
             sign_in(&a, &e, who).await;
             true
@@ -226,14 +263,22 @@ async fn main() {
 
     // A refresh storm: 200 concurrent page views of one user whose token Google expired.
     reqwest::Client::new()
-        .post(format!("{}/emulator/accounts/alice@example.test/expire-tokens", emu.url))
+        .post(format!(
+            "{}/emulator/accounts/alice@example.test/expire-tokens",
+            emu.url
+        ))
         .send()
         .await
         .unwrap();
-    measure("refresh storm: 200 requests, expired token", 200, 200, |_| {
-        let (c, u) = (alice.clone(), format!("{app}/"));
-        async move { c.get(u).send().await.is_ok_and(|r| r.status() == 200) }
-    })
+    measure(
+        "refresh storm: 200 requests, expired token",
+        200,
+        200,
+        |_| {
+            let (c, u) = (alice.clone(), format!("{app}/"));
+            async move { c.get(u).send().await.is_ok_and(|r| r.status() == 200) }
+        },
+    )
     .await;
     let log: serde_json::Value = reqwest::get(format!("{}/emulator/requests", emu.url))
         .await

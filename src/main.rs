@@ -8,6 +8,7 @@ async fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let cli = offline_access::cli::Cli::parse();
     if let Err(e) = offline_access::cli::run(cli).await {

@@ -1856,28 +1856,6 @@ async fn client_secret_file_and_seed_file() {
     );
 }
 
-#[tokio::test]
-async fn a_page_of_100_files_is_cheap() {
-    let emu = start().await;
-    let t = emu.tokens(ALICE, &scope_with(DRIVE_META), &[]).await;
-    let at = t["access_token"].as_str().unwrap();
-    emu.api("/drive/v3/files?pageSize=100", at).await;
-    let started = std::time::Instant::now();
-    for _ in 0..50 {
-        assert_eq!(
-            emu.api("/drive/v3/files?pageSize=100&orderBy=name", at)
-                .await
-                .status(),
-            200
-        );
-    }
-    let per = started.elapsed() / 50;
-    assert!(
-        per < std::time::Duration::from_millis(50),
-        "{per:?} per page (includes HTTP and JSON parsing)"
-    );
-}
-
 // ---------------------------------------------------------------- the browser
 
 async fn click_through(

@@ -140,7 +140,12 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
             .unwrap()
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
 
     // No token, code or secret in any log line, even at debug level.

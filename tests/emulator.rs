@@ -1,5 +1,7 @@
 //! The Google emulator over real HTTP.
 
+#[path = "support/chromium.rs"]
+mod chromium;
 mod emulator_support;
 
 use emulator_support::*;
@@ -1907,7 +1909,6 @@ async fn click_through(
 
 #[tokio::test]
 async fn browser_consent_with_one_scope_unticked() {
-    use thirtyfour::prelude::*;
     let emu = start().await;
     let callback = browser::spawn_callback_page();
     emu.emulator.register_client(ClientRegistration {
@@ -1916,37 +1917,12 @@ async fn browser_consent_with_one_scope_unticked() {
         kind: ClientKind::Web,
         redirect_uris: vec![callback.clone()],
     });
-    let chromedriver = browser::start_chromedriver().await;
+    let chromedriver = chromium::start_chromedriver().await;
     let profile = tempfile::tempdir().unwrap();
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,800",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
-        .unwrap();
-    let driver = WebDriver::new(&chromedriver.url, caps)
-        .await
-        .expect("browser session");
+    let driver = chromium::chromium(&chromedriver, &profile).await;
     let result = click_through(&driver, &emu, &callback).await;
     if result.is_err() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = driver.screenshot(&dir.join("emulator-consent.png")).await;
-        if let Ok(src) = driver.source().await {
-            let _ = std::fs::write(dir.join("emulator-consent.html"), src);
-        }
+        chromium::save_artifacts(&driver, "emulator-consent").await;
     }
     let _ = driver.quit().await;
     drop(chromedriver);

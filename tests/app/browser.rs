@@ -1,75 +1,9 @@
 //! Browser tests: Debian's Chromium, headless, driven through chromedriver. Few and real.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use thirtyfour::prelude::*;
 
+use crate::chromium::{chromium, save_artifacts, start_chromedriver};
 use crate::helpers::{Backend, TestApp};
-
-/// chromedriver on a free port, killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/test does it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, port };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("chromedriver did not start on port {port}");
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A headless Chromium with a fresh profile.
-async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> WebDriver {
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,800",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
-        .unwrap();
-    WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
-        .await
-        .expect("a Chromium session")
-}
 
 /// Runs `body`; on failure saves a screenshot and the page source under test-artifacts/.
 async fn with_browser<F, Fut>(name: &str, backend: Backend, body: F)
@@ -81,17 +15,12 @@ where
         eprintln!("{name} not run: TEST_POSTGRES_URL is not set");
         return;
     };
-    let driver = Driver::start().await;
+    let driver = start_chromedriver().await;
     let profile = tempfile::tempdir().unwrap();
-    let web = browser(&driver, &profile).await;
+    let web = chromium(&driver, &profile).await;
     let (web, outcome) = body(web, app).await;
     if let Err(e) = &outcome {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
-        std::fs::create_dir_all(&dir).ok();
-        let _ = web.screenshot(&dir.join(format!("{name}.png"))).await;
-        if let Ok(src) = web.source().await {
-            std::fs::write(dir.join(format!("{name}.html")), src).ok();
-        }
+        let dir = save_artifacts(&web, name).await;
         let _ = web.quit().await;
         panic!(
             "{name} failed: {e} (screenshot and source in {})",

@@ -393,6 +393,22 @@ impl TestApp {
         )
     }
 
+    /// Signs `account` in from a new browser (its own cookie jar) through the instance at
+    /// `origin`; returns that browser.
+    pub async fn sign_in_new_browser(&self, origin: &str, account: &str) -> reqwest::Client {
+        let (browser, _) = client_with_jar();
+        let start = browser
+            .get(format!("{origin}/oauth2callback"))
+            .send()
+            .await
+            .unwrap();
+        let auth = Url::parse(location(&start)).unwrap();
+        let back = self.consent_with(&browser, &auth, account, "allow").await;
+        let done = browser.get(back.as_str()).send().await.unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        browser
+    }
+
     /// A second browser: its own cookie jar, same app.
     pub fn browser(&self) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
         client_with_jar()

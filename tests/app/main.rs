@@ -2,6 +2,8 @@
 //! fresh SQLite database.
 
 mod browser;
+#[path = "../support/chromium.rs"]
+mod chromium;
 mod cli;
 mod helpers;
 mod offline;

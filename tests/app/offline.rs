@@ -226,18 +226,7 @@ fn sync_command(app: &TestApp, args: &[&str]) -> std::process::Output {
 on_both_backends! {
     async fn sync_acts_for_absent_users_and_fails_loudly_for_a_revoked_one(app) {
         for who in [ALICE, "bob@example.test", "admin@example.test"] {
-            let (browser, _) = app.browser();
-            let start = browser
-                .get(format!("{}/oauth2callback", app.addr))
-                .send()
-                .await
-                .unwrap();
-            let auth = url::Url::parse(location(&start)).unwrap();
-            let back = app.consent_with(&browser, &auth, who, "allow").await;
-            assert_eq!(
-                browser.get(back.as_str()).send().await.unwrap().status(),
-                StatusCode::SEE_OTHER
-            );
+            app.sign_in_new_browser(&app.addr, who).await;
         }
         app.emu_post(
             "/emulator/accounts/bob@example.test/revoke",

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, TestApp};
+use crate::helpers::{on_both_backends, TestApp};
 use crate::signin::ESCAPED_FILE;
 
 const ALICE: &str = "alice@example.test";
@@ -56,11 +56,7 @@ on_both_backends! {
     async fn deleting_a_users_sessions_through_one_store_ends_them_everywhere(app) {
         let (b, b_db) = app.second_instance().await;
         app.sign_in(ALICE).await;
-        let (other, _) = app.browser();
-        let start = other.get(format!("{b}/oauth2callback")).send().await.unwrap();
-        let auth = url::Url::parse(location(&start)).unwrap();
-        let back = app.consent_with(&other, &auth, ALICE, "allow").await;
-        other.get(back.as_str()).send().await.unwrap();
+        let other = app.sign_in_new_browser(&b, ALICE).await;
         let user = app.user_id(ALICE);
         let live = b_db
             .run_blocking(move |c| offline_access::store::sessions::count_for_user(c, user))

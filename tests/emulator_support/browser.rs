@@ -1,56 +1,7 @@
-//! Chromedriver + headless Chromium for the one browser test, and a tiny callback page.
+//! A tiny callback page for the browser test (the browser itself: tests/support/chromium.rs).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Kills chromedriver when dropped (also when the test panics).
-pub struct ChromeDriver {
-    child: Child,
-    pub url: String,
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `/usr/bin/chromedriver` on a free port and waits until it answers.
-pub async fn start_chromedriver() -> ChromeDriver {
-    let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver");
-    let driver = ChromeDriver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(res) = http.get(format!("{}/status", driver.url)).send().await {
-            if res.status().is_success() {
-                return driver;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start");
-}
 
 /// A callback page on its own port that just shows the query string. Returns its URL.
 pub fn spawn_callback_page() -> String {

@@ -189,8 +189,15 @@ impl Settings {
             })
             .unwrap_or_default();
         let db_pool_size = parse_num(&get, "DB_POOL_SIZE", 10)?;
+        if db_pool_size == 0 {
+            return Err(bad("DB_POOL_SIZE must be at least 1"));
+        }
         let db_timeout = std::time::Duration::from_secs(parse_num(&get, "DB_TIMEOUT_SECS", 5)?);
-        let session_ttl = chrono::Duration::hours(parse_num(&get, "SESSION_TTL_HOURS", 24 * 7)?);
+        let ttl_hours: i64 = parse_num(&get, "SESSION_TTL_HOURS", 24 * 7)?;
+        if !(1..=24 * 366).contains(&ttl_hours) {
+            return Err(bad("SESSION_TTL_HOURS must be between 1 and 8784 (a year)"));
+        }
+        let session_ttl = chrono::Duration::hours(ttl_hours);
 
         Ok(Self {
             base_url,

@@ -183,14 +183,14 @@ pub fn run(
         "oa_session"
     };
     let ttl = settings.session_ttl.num_seconds();
-    let store = DbSessionStore::new(db.clone(), keys.cipher.clone());
+    let store = DbSessionStore::new(db.clone(), keys.sessions.clone());
     let cookie_key = Key::from(&keys.cookie);
 
     spawn_session_sweeper(db.clone());
 
     let oauth = Arc::new(OAuth::new(google, http.clone()));
     let state = web::Data::new(Arc::new(AppState {
-        vault: Vault::new(db.clone(), keys.cipher.clone(), oauth.clone()),
+        vault: Vault::new(db.clone(), keys.tokens.clone(), oauth.clone()),
         oauth,
         settings,
         db,

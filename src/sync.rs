@@ -38,7 +38,7 @@ impl Syncer {
         let http = http_client()?;
         let oauth = Arc::new(OAuth::new(google.clone(), http.clone()));
         Ok(Self {
-            vault: Vault::new(db.clone(), keys.cipher.clone(), oauth),
+            vault: Vault::new(db.clone(), keys.tokens.clone(), oauth),
             db,
             http,
             google,
@@ -78,11 +78,15 @@ impl Syncer {
     }
 
     async fn fetch(&self, user: UserId) -> Result<Summary, String> {
+        // Fixed wording: this text is shown to the user on their home page.
         let describe = |e: CallError| match e {
             CallError::Token(TokenError::NeedsConsent(why)) => format!("needs consent: {why}"),
-            CallError::Token(TokenError::Db(e)) => format!("database: {e}"),
-            CallError::Token(TokenError::Unavailable(_)) => "Google is unavailable".to_string(),
-            CallError::Google(e) => format!("Drive: {e}"),
+            CallError::Token(TokenError::Db(_)) => "the database was unavailable".to_string(),
+            CallError::Token(TokenError::Unavailable(_)) => "Google was unavailable".to_string(),
+            CallError::Token(TokenError::WrongKey) => {
+                "stored tokens could not be read (server configuration)".to_string()
+            }
+            CallError::Google(_) => "Drive answered with an error".to_string(),
         };
         let access = self
             .vault

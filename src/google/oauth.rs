@@ -78,13 +78,43 @@ impl OAuth {
         &self.config
     }
 
-    /// The discovered client, fetched again once [`DISCOVERY_TTL`] has passed.
+    /// Makes sure the provider's discovery document and keys are at hand.
+    pub async fn ready(&self) -> Result<(), GoogleError> {
+        self.client().await.map(|_| ())
+    }
+
+    /// The discovered client, fetched again once [`DISCOVERY_TTL`] has passed. When fetching
+    /// again fails, the previous one is kept (with a warning) rather than failing every sign-in.
     async fn client(&self) -> Result<Arc<Client>, GoogleError> {
-        if let Some((at, client)) = &*self.discovered.read().await {
+        let cached = self.discovered.read().await.clone();
+        if let Some((at, client)) = &cached {
             if at.elapsed() < DISCOVERY_TTL {
                 return Ok(client.clone());
             }
         }
+        match self.discover().await {
+            Ok(client) => {
+                *self.discovered.write().await = Some((Instant::now(), client.clone()));
+                Ok(client)
+            }
+            Err(e) => match cached {
+                Some((_, stale)) => {
+                    tracing::warn!(error = %e, "discovery failed; keeping the previous provider metadata");
+                    Ok(stale)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Forgets the cached discovery (e.g. an ID token names a key we do not know yet).
+    async fn rediscover(&self) -> Result<Arc<Client>, GoogleError> {
+        let client = self.discover().await?;
+        *self.discovered.write().await = Some((Instant::now(), client.clone()));
+        Ok(client)
+    }
+
+    async fn discover(&self) -> Result<Arc<Client>, GoogleError> {
         let issuer = IssuerUrl::new(
             self.config
                 .issuer
@@ -108,7 +138,6 @@ impl OAuth {
             )
             .set_redirect_uri(redirect),
         );
-        *self.discovered.write().await = Some((Instant::now(), client.clone()));
         Ok(client)
     }
 
@@ -162,24 +191,16 @@ impl OAuth {
         let id_token = response
             .id_token()
             .ok_or_else(|| GoogleError::InvalidIdToken("no id_token in the response".into()))?;
-        let verifier = client.id_token_verifier();
         let nonce = Nonce::new(pending.nonce);
-        let claims: &CoreIdTokenClaims = id_token
-            .claims(&verifier, &nonce)
-            .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-        if let Some(expected) = claims.access_token_hash() {
-            let alg = id_token
-                .signing_alg()
-                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-            let key = id_token
-                .signing_key(&verifier)
-                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
-                .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-            if &actual != expected {
-                return Err(GoogleError::InvalidIdToken("at_hash does not match".into()));
+        let claims = match verify(&client, id_token, &nonce, response.access_token()) {
+            Err(VerifyError::UnknownKey) => {
+                // The provider may have rotated its keys since discovery: fetch them once more.
+                let client = self.rediscover().await?;
+                verify(&client, id_token, &nonce, response.access_token())
             }
+            other => other,
         }
+        .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
         let email = claims
             .email()
             .map(|e| e.as_str().to_string())
@@ -208,6 +229,42 @@ impl OAuth {
             scopes: joined(response.scopes()).unwrap_or_default(),
         })
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum VerifyError {
+    #[error("the ID token is signed with a key the provider does not list")]
+    UnknownKey,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Verifies an ID token's signature and claims (iss, aud, azp, exp, nonce) and its at_hash.
+fn verify(
+    client: &Client,
+    id_token: &openidconnect::core::CoreIdToken,
+    nonce: &Nonce,
+    access_token: &openidconnect::AccessToken,
+) -> Result<CoreIdTokenClaims, VerifyError> {
+    use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
+    let verifier = client.id_token_verifier();
+    let claims = id_token.claims(&verifier, nonce).map_err(|e| match e {
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => VerifyError::UnknownKey,
+        other => VerifyError::Invalid(other.to_string()),
+    })?;
+    if let Some(expected) = claims.access_token_hash() {
+        let invalid = |e: &dyn std::fmt::Display| VerifyError::Invalid(e.to_string());
+        let alg = id_token.signing_alg().map_err(|e| invalid(&e))?;
+        let key = id_token.signing_key(&verifier).map_err(|e| invalid(&e))?;
+        let actual =
+            AccessTokenHash::from_token(access_token, alg, key).map_err(|e| invalid(&e))?;
+        if &actual != expected {
+            return Err(VerifyError::Invalid("at_hash does not match".into()));
+        }
+    }
+    Ok(claims.clone())
 }
 
 /// A new access token bought with a refresh token.
@@ -243,12 +300,11 @@ impl OAuth {
     }
 }
 
-/// When a token with this `expires_in` expires (Google's 3599 s when absent).
+/// When a token with this `expires_in` expires (Google's 3599 s when absent; at most a day, so
+/// a nonsensical value cannot overflow the clock).
 fn expiry(expires_in: Option<Duration>) -> chrono::NaiveDateTime {
-    let lifetime = expires_in
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .unwrap_or_else(|| chrono::Duration::seconds(3599));
-    crate::store::now() + lifetime
+    let secs = expires_in.map_or(3599, |d| d.as_secs().min(86_400));
+    crate::store::now() + chrono::Duration::seconds(secs as i64)
 }
 
 /// Scopes as one space-separated string.

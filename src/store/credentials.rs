@@ -42,7 +42,7 @@ pub fn save_grant(
     client_id: &str,
     grant: SealedGrant,
 ) -> anyhow::Result<()> {
-    conn.transaction(|conn| {
+    super::upsert(conn, |conn| {
         let t = now();
         let target = credentials::table
             .filter(credentials::user_id.eq(user.0))
@@ -109,16 +109,22 @@ pub fn for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<Vec<Cr
         .context("loading credentials")
 }
 
-/// Stores a refreshed access token (and a rotated refresh token when the provider sent one).
+/// Stores a refreshed access token (and a rotated refresh token when the provider sent one),
+/// only if the row still holds `used_refresh_token`, the sealed value the refresh redeemed: a
+/// grant stored meanwhile (a new sign-in) is never overwritten by an older one. Returns whether
+/// the row was updated.
 pub fn update_access(
     conn: &mut AnyConnection,
     credential_id: i64,
+    used_refresh_token: &[u8],
     access_token: &[u8],
     access_expires_at: chrono::NaiveDateTime,
     scopes: Option<&str>,
     rotated_refresh_token: Option<&[u8]>,
-) -> anyhow::Result<()> {
-    let target = credentials::table.find(credential_id);
+) -> anyhow::Result<bool> {
+    let target = credentials::table
+        .find(credential_id)
+        .filter(credentials::refresh_token.eq(used_refresh_token));
     let t = now();
     let base = (
         credentials::access_token.eq(access_token),
@@ -141,15 +147,16 @@ pub fn update_access(
             .execute(conn),
         (None, None) => diesel::update(target).set(base).execute(conn),
     }
-    .context("storing a refreshed token")?;
-    Ok(())
+    .map(|n| n == 1)
+    .context("storing a refreshed token")
 }
 
-/// Takes the credential's refresh lease for `ttl` unless another holder's lease is still
-/// running. The lease is how instances sharing a database agree on a single refresh.
+/// Takes the credential's refresh lease for `ttl` as `owner` unless another holder's lease is
+/// still running. The lease is how instances sharing a database agree on a single refresh.
 pub fn try_lease(
     conn: &mut AnyConnection,
     credential_id: i64,
+    owner: &str,
     ttl: chrono::Duration,
 ) -> anyhow::Result<bool> {
     let t = now();
@@ -160,34 +167,61 @@ pub fn try_lease(
                 .or(credentials::refresh_lease_until.lt(t)),
         ),
     )
-    .set(credentials::refresh_lease_until.eq(t + ttl))
+    .set((
+        credentials::refresh_lease_until.eq(t + ttl),
+        credentials::refresh_lease_owner.eq(owner),
+    ))
     .execute(conn)
     .context("taking the refresh lease")?;
     Ok(taken == 1)
 }
 
-/// Gives the refresh lease back.
-pub fn release_lease(conn: &mut AnyConnection, credential_id: i64) -> anyhow::Result<()> {
-    diesel::update(credentials::table.find(credential_id))
-        .set(credentials::refresh_lease_until.eq(None::<chrono::NaiveDateTime>))
-        .execute(conn)
-        .context("releasing the refresh lease")?;
+/// Gives the refresh lease back, if `owner` still holds it.
+pub fn release_lease(
+    conn: &mut AnyConnection,
+    credential_id: i64,
+    owner: &str,
+) -> anyhow::Result<()> {
+    diesel::update(
+        credentials::table
+            .find(credential_id)
+            .filter(credentials::refresh_lease_owner.eq(owner)),
+    )
+    .set((
+        credentials::refresh_lease_until.eq(None::<chrono::NaiveDateTime>),
+        credentials::refresh_lease_owner.eq(None::<String>),
+    ))
+    .execute(conn)
+    .context("releasing the refresh lease")?;
     Ok(())
 }
 
-/// The grant is gone (revoked, expired, unreadable): delete its tokens and ask for consent.
-pub fn mark_needs_consent(conn: &mut AnyConnection, credential_id: i64) -> anyhow::Result<()> {
-    diesel::update(credentials::table.find(credential_id))
-        .set((
-            credentials::status.eq(STATUS_NEEDS_CONSENT),
-            credentials::refresh_token.eq(None::<Vec<u8>>),
-            credentials::access_token.eq(None::<Vec<u8>>),
-            credentials::access_expires_at.eq(None::<chrono::NaiveDateTime>),
-            credentials::updated_at.eq(now()),
-        ))
-        .execute(conn)
-        .context("marking a credential as needing consent")?;
-    Ok(())
+/// The grant is gone (revoked, expired, unreadable): delete its tokens and ask for consent —
+/// only if the row still holds `seen_refresh_token` (a grant stored meanwhile is kept).
+/// Returns whether the row was changed.
+pub fn mark_needs_consent(
+    conn: &mut AnyConnection,
+    credential_id: i64,
+    seen_refresh_token: Option<&[u8]>,
+) -> anyhow::Result<bool> {
+    let set = (
+        credentials::status.eq(STATUS_NEEDS_CONSENT),
+        credentials::refresh_token.eq(None::<Vec<u8>>),
+        credentials::access_token.eq(None::<Vec<u8>>),
+        credentials::access_expires_at.eq(None::<chrono::NaiveDateTime>),
+        credentials::updated_at.eq(now()),
+    );
+    let target = credentials::table.find(credential_id);
+    match seen_refresh_token {
+        Some(seen) => diesel::update(target.filter(credentials::refresh_token.eq(seen)))
+            .set(set)
+            .execute(conn),
+        None => diesel::update(target.filter(credentials::refresh_token.is_null()))
+            .set(set)
+            .execute(conn),
+    }
+    .map(|n| n == 1)
+    .context("marking a credential as needing consent")
 }
 
 /// Users with an active credential for `client_id` (for background work), with their emails.

@@ -18,6 +18,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Advisory-lock key that serializes migrations across instances ("offacces" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6f66_6661_6363_6573;
 
 /// A connection to either backend; the variant follows `DATABASE_URL`'s scheme.
 #[derive(diesel::MultiConnection)]
@@ -95,6 +97,7 @@ impl Db {
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
                 }
+                create_private_file(path)?;
                 // Connect once directly so the real error (not r2d2's timeout) is reported, and
                 // switch the file to WAL (persistent) before the pool opens its connections.
                 SqliteConnection::establish(path)
@@ -131,11 +134,21 @@ impl Db {
     pub fn migrate(&self) -> anyhow::Result<usize> {
         let mut conn = self.conn().map_err(anyhow::Error::from)?;
         let applied = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(c) => {
+                // Instances starting together take turns (a session-level advisory lock).
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                result
+            }
         }
         .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-        Ok(applied.len())
+        Ok(applied)
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager<AnyConnection>>, DbError> {
@@ -181,6 +194,34 @@ impl Db {
         })
         .await
         .is_ok()
+    }
+}
+
+/// Creates the SQLite file readable by its owner only (it holds sealed tokens and sessions).
+fn create_private_file(path: &str) -> anyhow::Result<()> {
+    if path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("creating SQLite database {path}"))?;
+    Ok(())
+}
+
+/// Runs an update-then-insert `f` in a transaction. When a concurrent writer (another request or
+/// instance) inserted the same key first, the insert hits the unique constraint; `f` then runs
+/// once more, in a new transaction, and updates the row that now exists.
+pub fn upsert<T>(
+    conn: &mut AnyConnection,
+    f: impl Fn(&mut AnyConnection) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match conn.transaction(&f) {
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => conn.transaction(&f),
+        other => other,
     }
 }
 

@@ -27,6 +27,7 @@ diesel::table! {
         status -> Text,
         updated_at -> Timestamp,
         refresh_lease_until -> Nullable<Timestamp>,
+        refresh_lease_owner -> Nullable<Text>,
     }
 }
 

@@ -55,8 +55,16 @@ fn user_of(state: &HashMap<String, String>) -> Option<i64> {
     state.get(USER_ID_KEY).and_then(|v| v.parse().ok())
 }
 
-fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
-    now() + chrono::Duration::seconds(ttl.whole_seconds())
+/// Lifetime of a session that names no user (a sign-in in progress): anonymous visitors cannot
+/// fill the table with week-long rows.
+const ANONYMOUS_TTL_SECS: i64 = 15 * 60;
+
+fn expiry(user: Option<i64>, ttl: &Duration) -> chrono::NaiveDateTime {
+    let secs = match user {
+        Some(_) => ttl.whole_seconds(),
+        None => ttl.whole_seconds().min(ANONYMOUS_TTL_SECS),
+    };
+    now() + chrono::Duration::seconds(secs)
 }
 
 impl SessionStore for DbSessionStore {
@@ -112,7 +120,7 @@ impl SessionStore for DbSessionStore {
             .seal(&id_hash, &state)
             .map_err(SaveError::Serialization)?;
         let user = user_of(&state);
-        let expires = expiry(ttl);
+        let expires = expiry(user, ttl);
         self.db
             .run(move |c| {
                 diesel::insert_into(sessions::table)
@@ -141,41 +149,43 @@ impl SessionStore for DbSessionStore {
             .seal(&id_hash, &state)
             .map_err(UpdateError::Serialization)?;
         let user = user_of(&state);
-        let expires = expiry(ttl);
-        let updated = self
-            .db
+        let expires = expiry(user, ttl);
+        self.db
             .run(move |c| {
-                diesel::update(sessions::table.find(&id_hash))
-                    .set((
-                        sessions::user_id.eq(user),
-                        sessions::state.eq(&sealed),
-                        sessions::expires_at.eq(expires),
-                    ))
-                    .execute(c)
-                    .context("updating a session")
+                // A row that is gone (signed out elsewhere, revoked, expired) stays gone: the
+                // request carries on with a session that the next load will not find.
+                diesel::update(
+                    sessions::table
+                        .find(&id_hash)
+                        .filter(sessions::expires_at.gt(now())),
+                )
+                .set((
+                    sessions::user_id.eq(user),
+                    sessions::state.eq(&sealed),
+                    sessions::expires_at.eq(expires),
+                ))
+                .execute(c)
+                .context("updating a session")
             })
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
-        if updated == 0 {
-            // The row is gone (ended elsewhere, or expired and swept): never resurrect it under
-            // the old key; start a new session instead.
-            return self.save(state, ttl).await.map_err(|e| match e {
-                SaveError::Serialization(e) => UpdateError::Serialization(e),
-                SaveError::Other(e) => UpdateError::Other(e),
-            });
-        }
         Ok(key)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
         let id_hash = hash_key(key);
-        let expires = expiry(ttl);
+        let expires = expiry(Some(0), ttl);
         self.db
             .run(move |c| {
-                diesel::update(sessions::table.find(&id_hash))
-                    .set(sessions::expires_at.eq(expires))
-                    .execute(c)
-                    .context("extending a session")
+                // Only signed-in sessions get the long lifetime.
+                diesel::update(
+                    sessions::table
+                        .find(&id_hash)
+                        .filter(sessions::user_id.is_not_null()),
+                )
+                .set(sessions::expires_at.eq(expires))
+                .execute(c)
+                .context("extending a session")
             })
             .await?;
         Ok(())

@@ -19,7 +19,7 @@ pub struct SyncStatus {
 }
 
 pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
-    conn.transaction(|conn| {
+    super::upsert(conn, |conn| {
         let values = (
             sync_status::synced_at.eq(s.synced_at),
             sync_status::drive_files.eq(s.drive_files),

@@ -47,10 +47,10 @@ pub struct Profile {
     pub picture: Option<String>,
 }
 
-/// Creates the user for `profile.sub` or refreshes their profile; `is_admin` is set when true
-/// (an admin listed in `ADMIN_EMAILS`), never cleared here.
+/// Creates the user for `profile.sub` or refreshes their profile and admin role (`is_admin`:
+/// listed in `ADMIN_EMAILS` with a verified email, recomputed at every sign-in).
 pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> anyhow::Result<User> {
-    conn.transaction(|conn| {
+    super::upsert(conn, |conn| {
         let t = now();
         let updated = diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
             .set((
@@ -58,6 +58,7 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> an
                 users::email_verified.eq(profile.email_verified),
                 users::name.eq(&profile.name),
                 users::picture.eq(&profile.picture),
+                users::is_admin.eq(is_admin),
                 users::last_seen_at.eq(t),
             ))
             .execute(conn)?;
@@ -73,10 +74,6 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> an
                     users::created_at.eq(t),
                     users::last_seen_at.eq(t),
                 ))
-                .execute(conn)?;
-        } else if is_admin {
-            diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
-                .set(users::is_admin.eq(true))
                 .execute(conn)?;
         }
         users::table

@@ -1,17 +1,21 @@
-//! AES-256-GCM sealing: `key id (1 byte) ‖ nonce (12 bytes) ‖ ciphertext+tag`, with the caller's
-//! associated data (user id + field) so a value cannot be moved to another row or column.
+//! AES-256-GCM sealing: `key id (4 bytes) ‖ nonce (12 bytes) ‖ ciphertext+tag`, with the
+//! caller's associated data (user id + field) so a value cannot be moved to another row or
+//! column. The key id is a fingerprint of the key, so a value sealed under another key (a
+//! different SECRET_KEY, or an older key once keys rotate) is recognised as such instead of
+//! being mistaken for corrupt data.
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 
 const NONCE_LEN: usize = 12;
+const ID_LEN: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     #[error("sealed value is too short")]
     Truncated,
-    #[error("sealed with unknown key id {0}")]
-    UnknownKey(u8),
+    #[error("sealed under another key")]
+    UnknownKey,
     #[error("value does not decrypt with this key and associated data")]
     Corrupt,
 }
@@ -19,12 +23,19 @@ pub enum VaultError {
 /// Encrypts and decrypts values at rest.
 #[derive(Clone)]
 pub struct Cipher {
-    key_id: u8,
+    key_id: [u8; ID_LEN],
     aead: Aes256Gcm,
 }
 
 impl Cipher {
-    pub fn new(key_id: u8, key: &[u8; 32]) -> Self {
+    pub fn new(key: &[u8; 32]) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"offline-access key id")
+            .chain_update(key)
+            .finalize();
+        let mut key_id = [0u8; ID_LEN];
+        key_id.copy_from_slice(&digest[..ID_LEN]);
         Self {
             key_id,
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
@@ -44,8 +55,8 @@ impl Cipher {
                 },
             )
             .expect("AES-GCM encryption of an in-memory buffer does not fail");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        out.push(self.key_id);
+        let mut out = Vec::with_capacity(ID_LEN + NONCE_LEN + ciphertext.len());
+        out.extend_from_slice(&self.key_id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
         out
@@ -53,18 +64,18 @@ impl Cipher {
 
     /// Decrypts a value made by [`Cipher::seal`] with the same associated data.
     pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Vec<u8>, VaultError> {
-        if sealed.len() < 1 + NONCE_LEN + 16 {
+        if sealed.len() < ID_LEN + NONCE_LEN + 16 {
             return Err(VaultError::Truncated);
         }
-        if sealed[0] != self.key_id {
-            return Err(VaultError::UnknownKey(sealed[0]));
+        if sealed[..ID_LEN] != self.key_id {
+            return Err(VaultError::UnknownKey);
         }
-        let nonce = Nonce::from_slice(&sealed[1..1 + NONCE_LEN]);
+        let nonce = Nonce::from_slice(&sealed[ID_LEN..ID_LEN + NONCE_LEN]);
         self.aead
             .decrypt(
                 nonce,
                 Payload {
-                    msg: &sealed[1 + NONCE_LEN..],
+                    msg: &sealed[ID_LEN + NONCE_LEN..],
                     aad: aad.as_bytes(),
                 },
             )
@@ -78,7 +89,7 @@ mod tests {
 
     #[test]
     fn round_trip_with_fresh_nonces() {
-        let c = Cipher::new(1, &[7u8; 32]);
+        let c = Cipher::new(&[7u8; 32]);
         let a = c.seal(b"refresh-token", "user:1:refresh_token");
         let b = c.seal(b"refresh-token", "user:1:refresh_token");
         assert_ne!(a, b, "nonces must differ");
@@ -90,7 +101,7 @@ mod tests {
 
     #[test]
     fn wrong_aad_or_tampering_fails_cleanly() {
-        let c = Cipher::new(1, &[7u8; 32]);
+        let c = Cipher::new(&[7u8; 32]);
         let mut a = c.seal(b"v", "user:1:access_token");
         assert!(matches!(
             c.open(&a, "user:2:access_token"),
@@ -103,11 +114,8 @@ mod tests {
             Err(VaultError::Corrupt)
         ));
         assert!(matches!(c.open(&[1, 2], "x"), Err(VaultError::Truncated)));
-        let other = Cipher::new(2, &[7u8; 32]);
+        let other = Cipher::new(&[8u8; 32]);
         let sealed = other.seal(b"v", "x");
-        assert!(matches!(
-            c.open(&sealed, "x"),
-            Err(VaultError::UnknownKey(2))
-        ));
+        assert!(matches!(c.open(&sealed, "x"), Err(VaultError::UnknownKey)));
     }
 }

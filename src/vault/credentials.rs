@@ -15,10 +15,16 @@ use crate::store::{Db, DbError};
 
 /// How close to expiry an access token is refreshed before use.
 const MARGIN: chrono::Duration = chrono::Duration::seconds(60);
-/// How long a refresh lease holds (longer than any token request may take).
-const LEASE: chrono::Duration = chrono::Duration::seconds(30);
-/// How long a caller waits for another instance's refresh.
-const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
+/// How long a refresh lease holds: longer than a token request may take (20 s timeout).
+const LEASE: chrono::Duration = chrono::Duration::seconds(45);
+/// How long a caller waits for another instance's refresh before giving up.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(50);
+
+/// A random name for one refresh attempt, so only its holder releases the lease.
+fn lease_owner() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
 
 /// A usable access token.
 #[derive(Debug, Clone)]
@@ -44,6 +50,10 @@ pub enum TokenError {
     Db(#[from] DbError),
     #[error("the provider is unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Stored tokens were sealed under another key: a configuration fault (SECRET_KEY differs
+    /// between instances or runs). Nothing is deleted.
+    #[error("stored tokens were sealed under another SECRET_KEY")]
+    WrongKey,
 }
 
 /// The credential keeper for one OAuth client.
@@ -101,7 +111,7 @@ impl Vault {
     /// An access token valid for at least another minute, refreshing if needed.
     pub async fn access_token(&self, user: UserId) -> Result<Access, TokenError> {
         let cred = self.load_active(user).await?;
-        if let Some(access) = self.usable(user, &cred)? {
+        if let Some(access) = self.usable(user, &cred, None) {
             return Ok(access);
         }
         self.refresh_once(user, None).await
@@ -122,24 +132,29 @@ impl Vault {
         let lock = self.lock_for(user);
         let result = async {
             let _guard = lock.lock().await;
+            // Discovery can take a while: do it before holding the lease.
+            self.oauth
+                .ready()
+                .await
+                .map_err(|e| TokenError::Unavailable(e.into()))?;
+            let owner = lease_owner();
             let deadline = std::time::Instant::now() + LEASE_WAIT;
             loop {
                 let cred = self.load_active(user).await?;
-                if let Some(access) = self.usable(user, &cred)? {
-                    if failed.is_none_or(|f| f.expose() != access.token.expose()) {
-                        return Ok(access);
-                    }
+                if let Some(access) = self.usable(user, &cred, failed) {
+                    return Ok(access);
                 }
-                let id = cred.id;
+                let (id, who) = (cred.id, owner.clone());
                 if self
                     .db
-                    .run(move |c| credentials::try_lease(c, id, LEASE))
+                    .run(move |c| credentials::try_lease(c, id, &who, LEASE))
                     .await?
                 {
-                    let result = self.refresh(user, cred).await;
+                    let result = self.refresh_leased(user, failed).await;
+                    let who = owner.clone();
                     if let Err(e) = self
                         .db
-                        .run(move |c| credentials::release_lease(c, id))
+                        .run(move |c| credentials::release_lease(c, id, &who))
                         .await
                     {
                         tracing::warn!(user_id = %user, error = %e, "could not release the refresh lease; it lapses by itself");
@@ -160,25 +175,35 @@ impl Vault {
         result
     }
 
-    async fn refresh(&self, user: UserId, cred: Credential) -> Result<Access, TokenError> {
-        let refresh_token = match cred
-            .refresh_token
-            .as_deref()
-            .map(|v| self.open(user, "refresh_token", v))
-        {
-            None => {
-                tracing::warn!(user_id = %user, "no refresh token stored; consent is needed again");
-                self.needs_consent(&cred).await?;
-                return Err(TokenError::NeedsConsent("no refresh token is stored"));
+    /// Holding the lease: read the row afresh (the previous holder may just have stored a new
+    /// token) and refresh only if it is still needed.
+    async fn refresh_leased(
+        &self,
+        user: UserId,
+        failed: Option<&Token>,
+    ) -> Result<Access, TokenError> {
+        let cred = self.load_active(user).await?;
+        if let Some(access) = self.usable(user, &cred, failed) {
+            return Ok(access);
+        }
+        let Some(sealed_refresh) = cred.refresh_token.clone() else {
+            tracing::warn!(user_id = %user, "no refresh token stored; consent is needed again");
+            return self
+                .needs_consent(user, &cred, "no refresh token is stored")
+                .await;
+        };
+        let refresh_token = match self.open(user, "refresh_token", &sealed_refresh) {
+            Ok(t) => t,
+            Err(VaultError::UnknownKey) => {
+                tracing::error!(user_id = %user, "the stored refresh token was sealed under another key: is SECRET_KEY the same on every instance? Nothing was deleted");
+                return Err(TokenError::WrongKey);
             }
-            Some(Err(e)) => {
-                tracing::error!(user_id = %user, error = %e, "stored refresh token does not decrypt (was SECRET_KEY changed?); consent is needed again");
-                self.needs_consent(&cred).await?;
-                return Err(TokenError::NeedsConsent(
-                    "the stored token could not be read",
-                ));
+            Err(e) => {
+                tracing::error!(user_id = %user, error = %e, "the stored refresh token does not decrypt; consent is needed again");
+                return self
+                    .needs_consent(user, &cred, "the stored token could not be read")
+                    .await;
             }
-            Some(Ok(t)) => t,
         };
         match self.oauth.refresh(&refresh_token).await {
             Ok(r) => {
@@ -188,11 +213,13 @@ impl Vault {
                     .as_ref()
                     .map(|t| self.seal(user, "refresh_token", t));
                 let (id, expires_at, scopes) = (cred.id, r.expires_at, r.scopes.clone());
-                self.db
+                let stored = self
+                    .db
                     .run(move |c| {
                         credentials::update_access(
                             c,
                             id,
+                            &sealed_refresh,
                             &sealed_access,
                             expires_at,
                             scopes.as_deref(),
@@ -200,7 +227,7 @@ impl Vault {
                         )
                     })
                     .await?;
-                tracing::info!(user_id = %user, rotated = r.refresh_token.is_some(), "access token refreshed");
+                tracing::info!(user_id = %user, rotated = r.refresh_token.is_some(), stored, "access token refreshed");
                 Ok(Access {
                     token: r.access_token,
                     expires_at: r.expires_at,
@@ -209,28 +236,47 @@ impl Vault {
             }
             Err(GoogleError::Rejected { error }) if error == "invalid_grant" => {
                 tracing::warn!(user_id = %user, "refresh token revoked or expired (invalid_grant); tokens deleted, consent needed");
-                self.needs_consent(&cred).await?;
-                Err(TokenError::NeedsConsent(
-                    "access was revoked or has expired",
-                ))
+                self.needs_consent(user, &cred, "access was revoked or has expired")
+                    .await
             }
             Err(e) => Err(TokenError::Unavailable(anyhow::Error::new(e))),
         }
     }
 
     /// The API keeps refusing fresh tokens: drop them and ask for consent again.
-    pub async fn give_up(&self, user: UserId) -> Result<(), DbError> {
-        match self.load(user).await? {
-            Some(cred) => self.needs_consent(&cred).await,
-            None => Ok(()),
+    pub async fn give_up(&self, user: UserId) -> Result<(), TokenError> {
+        let Some(cred) = self.load(user).await? else {
+            return Ok(());
+        };
+        match self
+            .needs_consent(user, &cred, "Google no longer accepts our access")
+            .await
+        {
+            Ok(_) | Err(TokenError::NeedsConsent(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
-    async fn needs_consent(&self, cred: &Credential) -> Result<(), DbError> {
-        let id = cred.id;
-        self.db
-            .run(move |c| credentials::mark_needs_consent(c, id))
-            .await
+    /// Deletes the tokens of `cred` and marks it as needing consent, unless a new grant was
+    /// stored meanwhile, which is then used instead.
+    async fn needs_consent(
+        &self,
+        user: UserId,
+        cred: &Credential,
+        why: &'static str,
+    ) -> Result<Access, TokenError> {
+        let (id, seen) = (cred.id, cred.refresh_token.clone());
+        let marked = self
+            .db
+            .run(move |c| credentials::mark_needs_consent(c, id, seen.as_deref()))
+            .await?;
+        if !marked {
+            let fresh = self.load_active(user).await?;
+            if let Some(access) = self.usable(user, &fresh, None) {
+                return Ok(access);
+            }
+        }
+        Err(TokenError::NeedsConsent(why))
     }
 
     async fn load(&self, user: UserId) -> Result<Option<Credential>, DbError> {
@@ -248,24 +294,26 @@ impl Vault {
         }
     }
 
-    /// The stored access token if it is readable and valid for more than [`MARGIN`].
-    fn usable(&self, user: UserId, cred: &Credential) -> Result<Option<Access>, TokenError> {
+    /// The stored access token if it is readable, valid for more than [`MARGIN`], and not the
+    /// one the API just refused (`failed`).
+    fn usable(&self, user: UserId, cred: &Credential, failed: Option<&Token>) -> Option<Access> {
         let (Some(sealed), Some(expires_at)) = (&cred.access_token, cred.access_expires_at) else {
-            return Ok(None);
+            return None;
         };
         if expires_at <= crate::store::now() + MARGIN {
-            return Ok(None);
+            return None;
         }
         match self.open(user, "access_token", sealed) {
-            Ok(token) => Ok(Some(Access {
+            Ok(token) if failed.is_some_and(|f| f.expose() == token.expose()) => None,
+            Ok(token) => Some(Access {
                 token,
                 expires_at,
                 scopes: cred.scopes.clone(),
-            })),
+            }),
             // Unreadable access token: the refresh path decides (it may still work).
             Err(e) => {
                 tracing::warn!(user_id = %user, error = %e, "stored access token does not decrypt");
-                Ok(None)
+                None
             }
         }
     }

@@ -16,8 +16,10 @@ use sha2::Sha256;
 pub struct Keys {
     /// Signs the session cookie (actix-session wants 64 bytes).
     pub cookie: [u8; 64],
-    /// Encrypts tokens and session state.
-    pub cipher: Cipher,
+    /// Encrypts stored tokens.
+    pub tokens: Cipher,
+    /// Encrypts session state (a separate key: sessions are re-sealed on every change).
+    pub sessions: Cipher,
     /// Derives the in-process emulator's client secret, so `serve` and `sync` agree on it.
     pub emulator_client_secret: String,
 }
@@ -30,18 +32,22 @@ impl Keys {
         );
         let mut cookie = [0u8; 64];
         let mut vault = [0u8; 32];
+        let mut sessions = [0u8; 32];
         let mut emu = [0u8; 24];
         // Output lengths are far below HKDF's limit, so expand cannot fail.
         hk.expand(b"session-cookie", &mut cookie)
             .expect("64 bytes is a valid HKDF-SHA256 length");
         hk.expand(b"vault-key-1", &mut vault)
             .expect("32 bytes is a valid HKDF-SHA256 length");
+        hk.expand(b"session-key-1", &mut sessions)
+            .expect("32 bytes is a valid HKDF-SHA256 length");
         hk.expand(b"emulator-client-secret", &mut emu)
             .expect("24 bytes is a valid HKDF-SHA256 length");
         use base64::Engine;
         Self {
             cookie,
-            cipher: Cipher::new(1, &vault),
+            tokens: Cipher::new(&vault),
+            sessions: Cipher::new(&sessions),
             emulator_client_secret: format!(
                 "GOCSPX-{}",
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(emu)
@@ -94,8 +100,12 @@ mod tests {
         assert_eq!(a.cookie, b.cookie);
         assert_ne!(a.cookie, c.cookie);
         assert_eq!(a.emulator_client_secret, b.emulator_client_secret);
-        let sealed = a.cipher.seal(b"x", "aad");
-        assert_eq!(b.cipher.open(&sealed, "aad").unwrap(), b"x");
-        assert!(c.cipher.open(&sealed, "aad").is_err());
+        let sealed = a.tokens.seal(b"x", "aad");
+        assert_eq!(b.tokens.open(&sealed, "aad").unwrap(), b"x");
+        assert!(c.tokens.open(&sealed, "aad").is_err());
+        assert!(
+            a.sessions.open(&sealed, "aad").is_err(),
+            "one key per purpose"
+        );
     }
 }

@@ -197,5 +197,8 @@ fn token_failure(e: TokenError, signed_in: SignedIn) -> Result<HttpResponse, App
         )),
         TokenError::Db(e) => Err(e.into()),
         TokenError::Unavailable(e) => Err(AppError::Upstream(e)),
+        TokenError::WrongKey => Err(AppError::Unexpected(anyhow::anyhow!(
+            "stored tokens were sealed under another SECRET_KEY"
+        ))),
     }
 }

@@ -87,7 +87,14 @@ pub async fn callback(
         Err(e) => return Err(e.into()),
     };
 
-    let user_id = store_user(&state, &grant).await?;
+    let Some(user_id) = store_user(&state, &grant).await? else {
+        tracing::warn!("a disabled user tried to sign in; nothing stored");
+        return Ok(error_page(
+            StatusCode::FORBIDDEN,
+            "This account is disabled",
+            "An administrator has disabled this account here. Nothing was stored.",
+        ));
+    };
     let offline = state.vault.store_grant(user_id, &grant).await?;
     tracing::info!(user_id = %user_id, offline, "signed in");
 
@@ -128,8 +135,9 @@ async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppErro
         .finish())
 }
 
-/// Upserts the user; admins are those listed in `ADMIN_EMAILS` with a verified email.
-async fn store_user(state: &State, grant: &Grant) -> Result<UserId, AppError> {
+/// Upserts the user (admins: listed in `ADMIN_EMAILS` with a verified email); `None` when the
+/// account is disabled.
+async fn store_user(state: &State, grant: &Grant) -> Result<Option<UserId>, AppError> {
     let is_admin = grant.profile.email_verified
         && state
             .settings
@@ -141,7 +149,7 @@ async fn store_user(state: &State, grant: &Grant) -> Result<UserId, AppError> {
         .db
         .run(move |c| users::upsert(c, &profile, is_admin))
         .await?;
-    Ok(user.user_id())
+    Ok(user.disabled_at.is_none().then(|| user.user_id()))
 }
 
 #[derive(Template)]

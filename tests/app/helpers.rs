@@ -348,7 +348,7 @@ impl TestApp {
             google,
             offline_access::google::http_client().unwrap(),
         );
-        offline_access::vault::Vault::new(self.db.clone(), keys.cipher, Arc::new(oauth))
+        offline_access::vault::Vault::new(self.db.clone(), keys.tokens, Arc::new(oauth))
     }
 
     /// The id of the user with `email`.

@@ -5,6 +5,7 @@ mod browser;
 #[path = "../support/chromium.rs"]
 mod chromium;
 mod cli;
+mod hardening;
 mod helpers;
 mod offline;
 mod scaleout;

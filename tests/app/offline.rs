@@ -198,6 +198,10 @@ on_both_backends! {
 }
 
 fn sync_command(app: &TestApp, args: &[&str]) -> std::process::Output {
+    sync_command_with_key(app, args, SECRET)
+}
+
+fn sync_command_with_key(app: &TestApp, args: &[&str], secret_key: &str) -> std::process::Output {
     let secret_file = app.settings_dir().join("client_secret.json");
     std::fs::write(
         &secret_file,
@@ -214,7 +218,7 @@ fn sync_command(app: &TestApp, args: &[&str]) -> std::process::Output {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_BASE_URL", &app.addr)
         .env("DATABASE_URL", &app.settings.database_url)
-        .env("SECRET_KEY", SECRET)
+        .env("SECRET_KEY", secret_key)
         .env("GOOGLE_CLIENT_SECRET_FILE", &secret_file)
         .env("GOOGLE_ISSUER", &app.emu)
         .env("GOOGLE_API_BASE", &app.emu)
@@ -299,6 +303,22 @@ on_both_backends! {
         let nobody =
             tokio::task::block_in_place(|| sync_command(&app, &["--user", "nobody@example.test"]));
         assert_eq!(nobody.status.code(), Some(1));
+        // Run with another SECRET_KEY (a misconfigured instance): it fails loudly and deletes
+        // nothing, so the right configuration still works afterwards.
+        app.sql("UPDATE credentials SET access_expires_at = '2000-01-01 00:00:00'");
+        let wrong = tokio::task::block_in_place(|| {
+            sync_command_with_key(&app, &["--user", ALICE], &"w".repeat(64))
+        });
+        assert_eq!(wrong.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&wrong.stdout);
+        assert!(
+            stdout.contains("alice@example.test: FAILED: stored tokens could not be read"),
+            "{stdout}"
+        );
+        assert_eq!(app.credential(ALICE), ("active".into(), true, true));
+        let right = tokio::task::block_in_place(|| sync_command(&app, &["--user", ALICE]));
+        assert_eq!(right.status.code(), Some(0));
+
         let bad = tokio::task::block_in_place(|| sync_command(&app, &[]));
         assert_eq!(bad.status.code(), Some(2), "clap usage error");
     }

@@ -1,0 +1,125 @@
+//! Races and faults: ended sessions stay ended, simultaneous first sign-ins, instances starting
+//! together, a tampered token, a server with the wrong key, a disabled account.
+
+use std::collections::HashMap;
+
+use actix_session::storage::SessionStore;
+use reqwest::StatusCode;
+
+use crate::helpers::{location, on_both_backends};
+
+const ALICE: &str = "alice@example.test";
+
+on_both_backends! {
+    async fn a_session_ended_elsewhere_is_not_brought_back_by_a_late_save(app) {
+        use offline_access::store::sessions::{self, DbSessionStore, USER_ID_KEY};
+        let keys = offline_access::vault::Keys::derive(&app.settings.secret_key);
+        let store = DbSessionStore::new(app.db.clone(), keys.sessions);
+        app.sign_in(ALICE).await;
+        let user = app.user_id(ALICE);
+        let ttl = actix_web::cookie::time::Duration::hours(1);
+        let state = HashMap::from([(USER_ID_KEY.to_string(), user.0.to_string())]);
+        let key = store.save(state.clone(), &ttl).await.unwrap();
+        assert!(store.load(&key).await.unwrap().is_some());
+
+        // Signed out everywhere (what revocation does) while a slow request is still running…
+        app.db
+            .run_blocking(move |c| sessions::delete_for_user(c, user))
+            .unwrap();
+        // …whose response then saves its changed session state.
+        let mut changed = state;
+        changed.insert("drive_pages".into(), "[\"\"]".into());
+        let key = store.update(key, changed, &ttl).await.unwrap();
+        assert!(store.load(&key).await.unwrap().is_none(), "still ended");
+        let live = app
+            .db
+            .run_blocking(move |c| sessions::count_for_user(c, user))
+            .unwrap();
+        assert_eq!(live, 0);
+    }
+
+    async fn two_simultaneous_first_sign_ins_of_one_person_both_succeed(app) {
+        // Two browsers each hold a fresh code for the same new user.
+        let mut callbacks = Vec::new();
+        for _ in 0..2 {
+            let (browser, _) = app.browser();
+            let start = browser.get(format!("{}/oauth2callback", app.addr)).send().await.unwrap();
+            let auth = url::Url::parse(location(&start)).unwrap();
+            let back = app.consent_with(&browser, &auth, ALICE, "allow").await;
+            callbacks.push((browser, back));
+        }
+        let finishing = callbacks
+            .iter()
+            .map(|(browser, back)| async move { browser.get(back.as_str()).send().await.unwrap().status() });
+        let statuses = futures_util::future::join_all(finishing).await;
+        assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::SEE_OTHER]);
+        assert_eq!(app.count_rows("users"), 1);
+        assert_eq!(app.count_rows("credentials"), 1);
+    }
+
+    async fn instances_starting_together_on_a_new_database_all_start(app) {
+        // A second database, empty, and four instances migrating it at once.
+        let fresh = match app.backend {
+            crate::helpers::Backend::Sqlite => format!(
+                "sqlite://{}/fresh.db",
+                app.settings_dir().display()
+            ),
+            crate::helpers::Backend::Postgres => {
+                app.sql("DROP TABLE IF EXISTS sync_status, audit_log, sessions, credentials, users, __diesel_schema_migrations CASCADE");
+                app.settings.database_url.clone()
+            }
+        };
+        let starts = (0..4).map(|_| {
+            let url = fresh.clone();
+            tokio::task::spawn_blocking(move || {
+                offline_access::store::Db::connect(&url, 2, std::time::Duration::from_secs(10))
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:#}"))
+            })
+        });
+        for started in futures_util::future::join_all(starts).await {
+            assert_eq!(started.unwrap(), Ok(()));
+        }
+    }
+
+    async fn a_tampered_stored_token_means_consent_again(app) {
+        use diesel::prelude::*;
+        use offline_access::store::schema::credentials;
+        app.sign_in(ALICE).await;
+        // Flip one bit of the sealed refresh token: same key, no longer authentic.
+        app.db
+            .run_blocking(|c| {
+                let mut sealed: Vec<u8> = credentials::table
+                    .select(credentials::refresh_token.assume_not_null())
+                    .first(c)?;
+                let last = sealed.len() - 1;
+                sealed[last] ^= 1;
+                diesel::update(credentials::table)
+                    .set((
+                        credentials::refresh_token.eq(sealed),
+                        credentials::access_expires_at.eq(chrono::DateTime::UNIX_EPOCH.naive_utc()),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .unwrap();
+        let page = app.get("/").await.text().await.unwrap();
+        assert!(page.contains("could not be read"), "{page}");
+        assert_eq!(app.credential(ALICE), ("needs_consent".into(), false, false));
+        assert_eq!(app.emu_count("token:refresh_token").await, 0);
+    }
+
+    async fn a_disabled_account_cannot_sign_in_and_nothing_is_stored(app) {
+        app.sign_in(ALICE).await;
+        app.sql("UPDATE users SET disabled_at = '2026-01-01 00:00:00'");
+        app.sql("DELETE FROM credentials");
+        // The running session ends at the next request.
+        let page = app.get("/").await.text().await.unwrap();
+        assert!(page.contains("Sign in with Google"));
+        let resp = app.sign_in(ALICE).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(resp.text().await.unwrap().contains("This account is disabled"));
+        assert_eq!(app.count_rows("credentials"), 0);
+        assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Google"));
+    }
+}

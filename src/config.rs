@@ -125,6 +125,13 @@ impl Settings {
         crate::store::Backend::from_url(&database_url).map_err(|e| bad(e.to_string()))?;
 
         let google = match get("GOOGLE_CLIENT_SECRET_FILE") {
+            // The emulator signs anyone in without a password: never behind a public https
+            // origin.
+            None if base_url.scheme() == "https" => {
+                return Err(bad(
+                    "APP_BASE_URL is https but GOOGLE_CLIENT_SECRET_FILE is not set: the built-in                      Google emulator (passwordless sign-in) is for local development only; set                      GOOGLE_CLIENT_SECRET_FILE to your Google client's JSON",
+                ));
+            }
             None => GoogleSource::Emulator {
                 bind: get("EMULATOR_BIND").unwrap_or_else(|| "127.0.0.1:8081".into()),
             },
@@ -336,6 +343,25 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert!(matches!(s.google, GoogleSource::Emulator { .. }));
         assert!(!s.https());
+    }
+
+    #[test]
+    fn the_emulator_is_refused_behind_https() {
+        let err = settings(&[
+            ("SECRET_KEY", KEY),
+            ("APP_BASE_URL", "https://app.example.com"),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains("GOOGLE_CLIENT_SECRET_FILE"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        let err =
+            settings(&[("SECRET_KEY", KEY), ("SESSION_TTL_HOURS", "99999999999")]).unwrap_err();
+        assert!(err.0.contains("SESSION_TTL_HOURS"), "{err}");
+        let err = settings(&[("SECRET_KEY", KEY), ("DB_POOL_SIZE", "0")]).unwrap_err();
+        assert!(err.0.contains("DB_POOL_SIZE"), "{err}");
     }
 
     #[test]

@@ -134,9 +134,10 @@ impl Db {
     pub fn migrate(&self) -> anyhow::Result<usize> {
         let mut conn = self.conn().map_err(anyhow::Error::from)?;
         let applied = match &mut *conn {
-            AnyConnection::Sqlite(c) => {
+            // Processes starting together take turns: one exclusive transaction around all.
+            AnyConnection::Sqlite(c) => c.exclusive_transaction(|c| {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
-            }
+            }),
             AnyConnection::Postgresql(c) => {
                 // Instances starting together take turns (a session-level advisory lock).
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;

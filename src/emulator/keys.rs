@@ -21,6 +21,8 @@ pub struct Keys {
     signer: SigningKey<Sha256>,
     pub kid: String,
     jwk: Value,
+    /// The same key as a self-signed X.509 certificate, for `/oauth2/v1/certs`.
+    cert_pem: String,
 }
 
 impl Keys {
@@ -31,10 +33,14 @@ impl Keys {
         let digest = Sha256::digest(public.n().to_bytes_be());
         let kid: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
         let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
+        let signer = SigningKey::<Sha256>::new(key);
+        let cert_pem = super::x509::self_signed_pem(&signer, &public, &digest[..8])
+            .expect("encoding an RSA public key as DER does not fail");
         Keys {
-            signer: SigningKey::<Sha256>::new(key),
+            signer,
             kid,
             jwk,
+            cert_pem,
         }
     }
 
@@ -183,6 +189,23 @@ pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
         ))
         .content_type("application/json; charset=UTF-8")
         .body(serde_json::to_string_pretty(&json!({"keys": [shared.keys.jwk]})).unwrap_or_default())
+}
+
+/// `GET /oauth2/v1/certs`: Google's older format, `{kid: PEM certificate}`.
+pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
+    if let Some(res) = take_fault(&shared, "certs").await {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header((
+            "Cache-Control",
+            "public, max-age=21600, must-revalidate, no-transform",
+        ))
+        .content_type("application/json; charset=UTF-8")
+        .body(
+            serde_json::to_string_pretty(&json!({ shared.keys.kid.clone(): shared.keys.cert_pem }))
+                .unwrap_or_default(),
+        )
 }
 
 pub fn discovery_document(issuer: &str) -> Value {

@@ -29,6 +29,7 @@ mod seed;
 mod state;
 mod token;
 mod userinfo;
+mod x509;
 
 use state::{Shared, Store};
 
@@ -209,7 +210,7 @@ pub fn start(
                 web::get().to(keys::discovery),
             )
             .route("/oauth2/v3/certs", web::get().to(keys::certs))
-            .route("/oauth2/v1/certs", web::get().to(keys::certs))
+            .route("/oauth2/v1/certs", web::get().to(keys::certs_v1))
             .route("/o/oauth2/v2/auth", web::get().to(authorize::get))
             .route("/o/oauth2/v2/auth", web::post().to(authorize::post))
             .route("/o/oauth2/auth", web::get().to(authorize::get))

@@ -73,6 +73,15 @@ pub fn kind_label(mime: &str) -> &str {
         "application/vnd.google-apps.spreadsheet" => "Google Sheet",
         "application/vnd.google-apps.presentation" => "Google Slides",
         "application/pdf" => "PDF",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        | "application/msword" => "Word document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        | "application/vnd.ms-excel" => "Excel spreadsheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        | "application/vnd.ms-powerpoint" => "PowerPoint presentation",
+        "application/zip" => "ZIP archive",
+        m if m.starts_with("video/") => "Video",
+        m if m.starts_with("audio/") => "Audio",
         m if m.starts_with("image/") => "Image",
         m if m.starts_with("text/") => "Text",
         "" => "File",

@@ -282,16 +282,31 @@ impl TestApp {
         account: &str,
         action: &str,
     ) -> Url {
-        let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
-        let scopes = form
-            .iter()
+        let scopes = auth_url
+            .query_pairs()
             .find(|(k, _)| k == "scope")
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
             .unwrap_or_default();
-        for s in scopes.split(' ') {
-            if !matches!(s, "openid" | "email" | "profile") {
-                form.push(("granted_scope".into(), s.into()));
-            }
+        let ticked: Vec<&str> = scopes
+            .split(' ')
+            .filter(|s| !matches!(*s, "openid" | "email" | "profile"))
+            .collect();
+        self.consent_ticking(client, auth_url, account, action, &ticked)
+            .await
+    }
+
+    /// Answers the consent screen with only the `ticked` scope checkboxes ticked.
+    pub async fn consent_ticking(
+        &self,
+        client: &reqwest::Client,
+        auth_url: &Url,
+        account: &str,
+        action: &str,
+        ticked: &[&str],
+    ) -> Url {
+        let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+        for s in ticked {
+            form.push(("granted_scope".into(), s.to_string()));
         }
         form.push(("account".into(), account.into()));
         form.push(("action".into(), action.into()));

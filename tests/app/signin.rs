@@ -234,6 +234,29 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    async fn unticking_drive_on_the_consent_screen_shows_what_is_missing(app) {
+        let auth = app.authorization_url().await;
+        let back = app
+            .consent_ticking(&app.client, &auth, "bob@example.test", "allow", &[])
+            .await;
+        let granted = back
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .unwrap()
+            .1
+            .to_string();
+        assert!(!granted.contains("drive"), "{granted}");
+        assert_eq!(app.get_url(back.as_str()).await.status(), StatusCode::SEE_OTHER);
+        let home = app.get("/").await.text().await.unwrap();
+        assert!(home.contains("Bob Builder"));
+        assert!(home.contains("You did not give this app access to your Drive file list"), "{home}");
+        assert!(home.contains("data-testid=\"grant-drive\" href=\"/oauth2callback\""));
+        assert!(!home.contains("data-testid=\"file\""));
+        assert_eq!(app.emu_count("GET /drive/v3/files").await, 0, "Drive not called without its scope");
+    }
+}
+
+on_both_backends! {
     async fn logout_needs_csrf_and_ends_the_server_side_session(app) {
         app.sign_in("bob@example.test").await;
         let home = app.get("/").await.text().await.unwrap();

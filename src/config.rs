@@ -129,7 +129,9 @@ impl Settings {
             // origin.
             None if base_url.scheme() == "https" => {
                 return Err(bad(
-                    "APP_BASE_URL is https but GOOGLE_CLIENT_SECRET_FILE is not set: the built-in                      Google emulator (passwordless sign-in) is for local development only; set                      GOOGLE_CLIENT_SECRET_FILE to your Google client's JSON",
+                    "APP_BASE_URL is https but GOOGLE_CLIENT_SECRET_FILE is not set: the built-in Google \
+                     emulator (passwordless sign-in) is for local development only; set \
+                     GOOGLE_CLIENT_SECRET_FILE to your Google client's JSON",
                 ));
             }
             None => GoogleSource::Emulator {

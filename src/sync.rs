@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
-use crate::google::{drive, http_client, oauth::OAuth, GoogleConfig};
+use crate::google::{drive, http_client, oauth::OAuth, GoogleConfig, GoogleError};
 use crate::store::credentials;
 use crate::store::sync_status::{self, SyncStatus};
 use crate::store::users::UserId;
@@ -21,7 +21,8 @@ pub enum Target {
 /// What one user's sync found.
 #[derive(Debug)]
 pub struct Summary {
-    pub drive_files: i64,
+    /// `None`: the user did not grant Drive access (nothing to count, not a failure).
+    pub drive_files: Option<i64>,
     pub newest: Vec<String>,
 }
 
@@ -64,7 +65,7 @@ impl Syncer {
         let status = SyncStatus {
             user_id: user.0,
             synced_at: crate::store::now(),
-            drive_files: outcome.as_ref().ok().map(|s| s.drive_files),
+            drive_files: outcome.as_ref().ok().and_then(|s| s.drive_files),
             newest: outcome
                 .as_ref()
                 .map(|s| s.newest.join("\n"))
@@ -86,6 +87,9 @@ impl Syncer {
             CallError::Token(TokenError::WrongKey) => {
                 "stored tokens could not be read (server configuration)".to_string()
             }
+            CallError::Google(GoogleError::InsufficientScope) => {
+                "Drive access not granted".to_string()
+            }
             CallError::Google(_) => "Drive answered with an error".to_string(),
         };
         let access = self
@@ -93,6 +97,12 @@ impl Syncer {
             .access_token(user)
             .await
             .map_err(|e| describe(e.into()))?;
+        if !access.has_any_scope(drive::SCOPES) {
+            return Ok(Summary {
+                drive_files: None,
+                newest: vec![],
+            });
+        }
         let (http, api_base) = (&self.http, &self.google.api_base);
         let mut count = 0i64;
         let mut newest = Vec::new();
@@ -119,7 +129,7 @@ impl Syncer {
             }
         }
         Ok(Summary {
-            drive_files: count,
+            drive_files: Some(count),
             newest,
         })
     }
@@ -140,17 +150,20 @@ impl Syncer {
                 eprint!("\r\x1b[2K[{}/{}] syncing {email}…", i + 1, users.len());
             }
             let line = match self.sync_user(*user).await {
-                Ok(s) => {
-                    tracing::info!(user_id = %user, files = s.drive_files, "synced");
-                    format!(
-                        "{email}: ok, {} Drive files{}",
-                        s.drive_files,
-                        s.newest
-                            .first()
-                            .map(|n| format!(", newest: {n}"))
-                            .unwrap_or_default()
-                    )
+                Ok(Summary {
+                    drive_files: Some(n),
+                    newest,
+                }) => {
+                    tracing::info!(user_id = %user, files = n, "synced");
+                    let newest = newest
+                        .first()
+                        .map(|name| format!(", newest: {name}"))
+                        .unwrap_or_default();
+                    format!("{email}: ok, {n} Drive files{newest}")
                 }
+                Ok(Summary {
+                    drive_files: None, ..
+                }) => format!("{email}: ok, Drive access not granted (nothing to list)"),
                 Err(e) => {
                     failed += 1;
                     tracing::warn!(user_id = %user, error = %e, "sync failed; user skipped");

@@ -12,13 +12,6 @@ use crate::store::sync_status::{self, SyncStatus};
 use crate::vault::{CallError, TokenError};
 
 pub const PAGE_SIZE: u32 = 25;
-const DRIVE_SCOPES: &[&str] = &[
-    "https://www.googleapis.com/auth/drive",
-    "https://www.googleapis.com/auth/drive.readonly",
-    "https://www.googleapis.com/auth/drive.metadata.readonly",
-    "https://www.googleapis.com/auth/drive.metadata",
-    "https://www.googleapis.com/auth/drive.file",
-];
 
 #[derive(Template)]
 #[template(path = "pages/landing.html")]
@@ -105,7 +98,7 @@ pub async fn index(
         offline_missing,
         last_sync,
     };
-    if !access.has_any_scope(DRIVE_SCOPES) {
+    if !access.has_any_scope(drive::SCOPES) {
         home.missing_drive = true;
         home.user = Some(signed_in);
         return Ok(render(StatusCode::OK, &home));
@@ -181,7 +174,7 @@ fn describe_sync(s: &SyncStatus) -> String {
     match (&s.error, s.drive_files) {
         (Some(e), _) => format!("{at}, failed: {e}"),
         (None, Some(n)) => format!("{at}, {n} Drive files seen"),
-        (None, None) => at.to_string(),
+        (None, None) => format!("{at}, Drive access not granted"),
     }
 }
 

@@ -232,6 +232,19 @@ on_both_backends! {
         for who in [ALICE, "bob@example.test", "admin@example.test"] {
             app.sign_in_new_browser(&app.addr, who).await;
         }
+        // A fourth person who did not let the app see Drive: nothing to list, not a failure.
+        app.emu_post(
+            "/emulator/accounts",
+            serde_json::json!({"email": "zed@example.test", "name": "Zed Zee"}),
+        )
+        .await;
+        let (zed, _) = app.browser();
+        let start = zed.get(format!("{}/oauth2callback", app.addr)).send().await.unwrap();
+        let auth = url::Url::parse(location(&start)).unwrap();
+        let back = app
+            .consent_ticking(&zed, &auth, "zed@example.test", "allow", &[])
+            .await;
+        assert_eq!(zed.get(back.as_str()).send().await.unwrap().status(), StatusCode::SEE_OTHER);
         app.emu_post(
             "/emulator/accounts/bob@example.test/revoke",
             serde_json::json!({}),
@@ -277,10 +290,15 @@ on_both_backends! {
                 .any(|l| l.starts_with("bob@example.test: FAILED: needs consent")),
             "{stdout}"
         );
-        assert!(stdout.contains("synced 2 of 3 users (1 failed)"));
+        assert!(
+            lines.contains(&"zed@example.test: ok, Drive access not granted (nothing to list)"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("synced 3 of 4 users (1 failed)"), "{stdout}");
         assert!(!stdout.contains("ya29.") && !stdout.contains("1//"));
-        assert_eq!(app.emu_count("token:refresh_token").await, 3);
-        assert_eq!(app.count_rows("sync_status"), 3);
+        // alice, admin and zed refreshed once each; bob's refresh met invalid_grant.
+        assert_eq!(app.emu_count("token:refresh_token").await, 4);
+        assert_eq!(app.count_rows("sync_status"), 4);
         assert_eq!(
             app.credential("bob@example.test"),
             ("needs_consent".into(), false, false)

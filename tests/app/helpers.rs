@@ -126,6 +126,11 @@ impl TestApp {
 
     /// An app on `backend`; `None` for PostgreSQL when `TEST_POSTGRES_URL` is not set.
     pub async fn spawn_on(backend: Backend) -> Option<Self> {
+        Self::spawn_on_with(backend, &[]).await
+    }
+
+    /// The same with extra settings (environment variable, value).
+    pub async fn spawn_on_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let (db_url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/app.db", dir.path().display()), None),
@@ -135,7 +140,7 @@ impl TestApp {
                 (url, Some(pg))
             }
         };
-        Some(Self::spawn_with(backend, db_url, dir, pg, &[]).await)
+        Some(Self::spawn_with(backend, db_url, dir, pg, extra).await)
     }
 
     /// A new app (and emulator) on this app's database reached through `db_url`, with

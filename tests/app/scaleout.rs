@@ -207,3 +207,46 @@ async fn an_unreachable_database_is_a_503_page_and_recovery_needs_no_restart() {
         .unwrap()
         .contains("Alice Example"));
 }
+
+on_both_backends! {
+    async fn an_exhausted_pool_is_a_503_page_within_the_timeout(app) {
+        // A small pool that waits one second for a connection.
+        let app = crate::helpers::TestApp::spawn_on_with(
+            app.backend,
+            &[("DB_POOL_SIZE", "2"), ("DB_TIMEOUT_SECS", "1")],
+        )
+        .await
+        .unwrap();
+        app.sign_in(ALICE).await;
+        // Something else holds every connection for three seconds.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let holders: Vec<_> = (0..2)
+            .map(|_| {
+                let (db, ready) = (app.db.clone(), ready_tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    db.run_blocking(move |_| {
+                        ready.send(()).unwrap();
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        Ok(())
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        for _ in 0..2 {
+            ready_rx.recv().unwrap();
+        }
+        let started = std::time::Instant::now();
+        let busy = app.get("/").await;
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(busy.headers().contains_key("retry-after"));
+        assert!(started.elapsed() < std::time::Duration::from_millis(2500), "{:?}", started.elapsed());
+        for h in holders {
+            h.await.unwrap();
+        }
+        // Free again: served, no restart.
+        let page = app.get("/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("Alice Example"));
+    }
+}

@@ -178,22 +178,21 @@ pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
     }
 }
 
+/// `GET /oauth2/v3/certs`: the JWKS.
 pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "certs").await {
-        return res;
-    }
-    HttpResponse::Ok()
-        .insert_header((
-            "Cache-Control",
-            "public, max-age=21600, must-revalidate, no-transform",
-        ))
-        .content_type("application/json; charset=UTF-8")
-        .body(serde_json::to_string_pretty(&json!({"keys": [shared.keys.jwk]})).unwrap_or_default())
+    let body = json!({"keys": [shared.keys.jwk]});
+    certs_response(&shared, &body).await
 }
 
 /// `GET /oauth2/v1/certs`: Google's older format, `{kid: PEM certificate}`.
 pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "certs").await {
+    let body = json!({ shared.keys.kid.clone(): shared.keys.cert_pem });
+    certs_response(&shared, &body).await
+}
+
+/// Either certs document, with Google's caching headers (and the `certs` fault, if any).
+async fn certs_response(shared: &web::Data<Shared>, body: &Value) -> HttpResponse {
+    if let Some(res) = take_fault(shared, "certs").await {
         return res;
     }
     HttpResponse::Ok()
@@ -202,10 +201,7 @@ pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
             "public, max-age=21600, must-revalidate, no-transform",
         ))
         .content_type("application/json; charset=UTF-8")
-        .body(
-            serde_json::to_string_pretty(&json!({ shared.keys.kid.clone(): shared.keys.cert_pem }))
-                .unwrap_or_default(),
-        )
+        .body(serde_json::to_string_pretty(body).unwrap_or_default())
 }
 
 pub fn discovery_document(issuer: &str) -> Value {

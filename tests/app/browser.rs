@@ -30,6 +30,11 @@ where
     web.quit().await.ok();
 }
 
+/// Waits for the element matching `css`, then clicks it.
+async fn click(web: &WebDriver, css: &str) -> WebDriverResult<()> {
+    web.query(By::Css(css)).first().await?.click().await
+}
+
 async fn text_of(web: &WebDriver, css: &str) -> WebDriverResult<String> {
     web.query(By::Css(css)).first().await?.text().await
 }
@@ -38,21 +43,9 @@ async fn text_of(web: &WebDriver, css: &str) -> WebDriverResult<String> {
 async fn sign_in_flow(web: WebDriver, app: TestApp) -> (WebDriver, WebDriverResult<()>) {
     let run = async {
         web.goto(format!("{}/", app.addr)).await?;
-        web.query(By::Css("[data-testid=sign-in]"))
-            .first()
-            .await?
-            .click()
-            .await?;
-        web.query(By::Css("[data-testid=account-alice]"))
-            .first()
-            .await?
-            .click()
-            .await?;
-        web.query(By::Css("[data-testid=allow]"))
-            .first()
-            .await?
-            .click()
-            .await?;
+        click(&web, "[data-testid=sign-in]").await?;
+        click(&web, "[data-testid=account-alice]").await?;
+        click(&web, "[data-testid=allow]").await?;
         let name = text_of(&web, "[data-testid=user-name]").await?;
         assert_eq!(name, "Alice Example");
         let url = web.current_url().await?;
@@ -90,21 +83,9 @@ async fn sign_in_flow(web: WebDriver, app: TestApp) -> (WebDriver, WebDriverResu
 async fn cancel_flow(web: WebDriver, app: TestApp) -> (WebDriver, WebDriverResult<()>) {
     let run = async {
         web.goto(format!("{}/", app.addr)).await?;
-        web.query(By::Css("[data-testid=sign-in]"))
-            .first()
-            .await?
-            .click()
-            .await?;
-        web.query(By::Css("[data-testid=account-bob]"))
-            .first()
-            .await?
-            .click()
-            .await?;
-        web.query(By::Css("[data-testid=cancel]"))
-            .first()
-            .await?
-            .click()
-            .await?;
+        click(&web, "[data-testid=sign-in]").await?;
+        click(&web, "[data-testid=account-bob]").await?;
+        click(&web, "[data-testid=cancel]").await?;
         let title = text_of(&web, "[data-testid=denied-title]").await?;
         assert!(title.contains("You chose not to share"), "{title}");
         web.find(By::Css("[data-testid=try-again]")).await?;

@@ -56,14 +56,15 @@ pub enum TokenError {
     WrongKey,
 }
 
-/// The credential keeper for one OAuth client.
+/// The credential keeper for one OAuth client. Cheap to clone (shared state behind `Arc`s).
+#[derive(Clone)]
 pub struct Vault {
     db: Db,
     cipher: Cipher,
     oauth: Arc<OAuth>,
     client_id: String,
     /// One async lock per user with a refresh in flight.
-    inflight: std::sync::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Arc<std::sync::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Vault {
@@ -122,9 +123,27 @@ impl Vault {
         self.refresh_once(user, Some(failed)).await
     }
 
+    /// Refreshes in a task of its own, which runs to completion even when the request that
+    /// started it goes away: the lease is released and a rotated refresh token is stored
+    /// whatever happens to the caller.
+    async fn refresh_once(
+        &self,
+        user: UserId,
+        failed: Option<&Token>,
+    ) -> Result<Access, TokenError> {
+        let (vault, failed) = (self.clone(), failed.cloned());
+        tokio::spawn(async move { vault.refresh_locked(user, failed.as_ref()).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(TokenError::Unavailable(anyhow::anyhow!(
+                    "the refresh task failed: {e}"
+                )))
+            })
+    }
+
     /// Refreshes under the user's lock (one refresh per process) and the credential's lease in
     /// the database (one refresh across instances); callers queued behind a refresh reuse it.
-    async fn refresh_once(
+    async fn refresh_locked(
         &self,
         user: UserId,
         failed: Option<&Token>,

@@ -357,8 +357,17 @@ async fn tokens_are_encrypted_at_rest_and_never_in_the_browser() {
     let app = TestApp::spawn().await;
     let callback = app.sign_in("alice@example.test").await;
     let headers = format!("{:?}", callback.headers());
-    assert!(!headers.contains("ya29."), "no token in headers");
-    app.get("/").await;
+    let page = app.get("/").await.text().await.unwrap();
+    // The very tokens the emulator issued to the app, as the app decrypts them.
+    let vault = app.vault();
+    let user = app.user_id("alice@example.test");
+    let refresh = vault.stored_refresh_token(user).await.unwrap().unwrap();
+    let access = vault.access_token(user).await.unwrap().token;
+    for token in [refresh.expose(), access.expose()] {
+        assert!(token.len() > 20);
+        assert!(!headers.contains(token), "no token in response headers");
+        assert!(!page.contains(token), "no token in the page");
+    }
     let path = offline_access::config::sqlite_path(&app.settings.database_url).unwrap();
     // Checkpoint the WAL so every byte is in the main file, then scan all three files.
     app.db
@@ -380,13 +389,19 @@ async fn tokens_are_encrypted_at_rest_and_never_in_the_browser() {
         bytes.windows(18).any(|w| w == b"alice@example.test"),
         "the scan does read the database"
     );
+    for token in [refresh.expose(), access.expose()] {
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "a token the emulator issued is in the database file in plain text"
+        );
+    }
     assert!(
         !token_like(&bytes, b"ya29."),
-        "no access token in plain text"
+        "nothing that looks like an access token in plain text"
     );
     assert!(
         !token_like(&bytes, b"1//"),
-        "no refresh token in plain text"
+        "nothing that looks like a refresh token in plain text"
     );
 }
 

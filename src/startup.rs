@@ -4,21 +4,18 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_session::config::PersistentSession;
-use actix_session::SessionExt;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::dev::Service;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use futures_util::future::Either;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{GoogleSource, Settings};
 use crate::emulator::{self, ClientKind, ClientRegistration};
 use crate::google::oauth::OAuth;
 use crate::google::{http_client, GoogleConfig};
-use crate::store::sessions::{DbSessionStore, DB_UNAVAILABLE_KEY};
+use crate::store::sessions::DbSessionStore;
 use crate::store::Db;
 use crate::sync::{Syncer, Target};
 use crate::vault::{Keys, Vault};
@@ -89,7 +86,17 @@ pub fn background_google(settings: &Settings, keys: &Keys) -> anyhow::Result<Goo
     match &settings.google {
         GoogleSource::Provider { .. } => Ok(resolve_google(settings, keys)?.0),
         GoogleSource::Emulator { bind } => {
-            let url = url::Url::parse(&format!("http://{bind}"))
+            // The address the emulator announces for this bind (a wildcard means loopback).
+            use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+            let mut addr: SocketAddr = bind
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(Ipv4Addr::LOCALHOST.into());
+            }
+            let url = url::Url::parse(&format!("http://{addr}"))
                 .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
             Ok(GoogleConfig {
                 client_id: EMULATOR_CLIENT_ID.into(),
@@ -210,18 +217,9 @@ pub fn run(
             )
             .build();
         App::new()
-            .wrap_fn(|req, srv| {
-                // The session store could not reach the database: answer 503 here, before any
-                // handler runs on an empty session.
-                if req.get_session().contains_key(DB_UNAVAILABLE_KEY) {
-                    let res = req.into_response(crate::web::errors::database_outage());
-                    Either::Left(async move { Ok(res.map_into_right_body()) })
-                } else {
-                    let response = srv.call(req);
-                    Either::Right(async move { Ok(response.await?.map_into_left_body()) })
-                }
-            })
+            .wrap_fn(crate::web::outage::on_load)
             .wrap(sessions)
+            .wrap_fn(crate::web::outage::on_save)
             .wrap(crate::web::headers::security_headers(https))
             .wrap(TracingLogger::<crate::web::telemetry::SafeRootSpan>::new())
             .app_data(state.clone())

@@ -46,15 +46,15 @@ impl Syncer {
         })
     }
 
-    /// Users with an active credential, optionally only the one with `email`.
-    pub async fn users(&self, target: &Target) -> anyhow::Result<Vec<(UserId, String)>> {
+    /// Users with a credential (and whether it is active), optionally only `email`.
+    pub async fn users(&self, target: &Target) -> anyhow::Result<Vec<(UserId, String, bool)>> {
         let client_id = self.google.client_id.clone();
         let mut users = self
             .db
-            .run(move |c| credentials::active_users(c, &client_id))
+            .run(move |c| credentials::users_with_credentials(c, &client_id))
             .await?;
         if let Target::Email(email) = target {
-            users.retain(|(_, e)| e.eq_ignore_ascii_case(email));
+            users.retain(|(_, e, _)| e.eq_ignore_ascii_case(email));
         }
         Ok(users)
     }
@@ -134,18 +134,29 @@ impl Syncer {
         })
     }
 
-    /// Syncs `target`, one line per user on `out`; returns how many users failed.
+    /// Syncs `target`, one line per user on `out`; returns how many users failed. Users whose
+    /// access must be granted again are skipped (and said so): that failure was reported when
+    /// it happened.
     pub async fn run(&self, target: &Target, out: &mut impl Write) -> anyhow::Result<usize> {
         let users = self.users(target).await?;
         if users.is_empty() {
-            writeln!(out, "no users with an active credential to sync")?;
+            writeln!(out, "no users with a credential to sync")?;
             if matches!(target, Target::Email(_)) {
                 return Ok(1);
             }
         }
         let progress = std::io::stderr().is_terminal();
-        let mut failed = 0;
-        for (i, (user, email)) in users.iter().enumerate() {
+        let (mut failed, mut skipped) = (0, 0);
+        for (i, (user, email, active)) in users.iter().enumerate() {
+            if !active {
+                skipped += 1;
+                tracing::info!(user_id = %user, "sync skipped: the user must grant access again");
+                writeln!(
+                    out,
+                    "{email}: skipped, needs consent (the user must sign in again)"
+                )?;
+                continue;
+            }
             if progress {
                 eprint!("\r\x1b[2K[{}/{}] syncing {email}…", i + 1, users.len());
             }
@@ -175,10 +186,15 @@ impl Syncer {
             }
             writeln!(out, "{line}")?;
         }
+        let skipped_note = if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "synced {} of {} users ({failed} failed)",
-            users.len() - failed,
+            "synced {} of {} users ({failed} failed{skipped_note})",
+            users.len() - failed - skipped,
             users.len()
         )?;
         Ok(failed)

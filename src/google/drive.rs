@@ -67,7 +67,15 @@ pub async fn list_files(
             .await
             .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive answered badly: {e}"))),
         401 => Err(GoogleError::Unauthorized),
-        403 => Err(GoogleError::InsufficientScope),
+        // Google says which 403 it is in WWW-Authenticate; others (rate limits) are transient.
+        403 if response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.contains("insufficient_scope")) =>
+        {
+            Err(GoogleError::InsufficientScope)
+        }
         status => Err(GoogleError::Unavailable(anyhow::anyhow!(
             "Drive answered {status}"
         ))),

@@ -58,11 +58,15 @@ pub fn save_grant(
                     credentials::updated_at.eq(t),
                 ))
                 .execute(conn)?,
+            // No refresh token came: keep the stored one. The grant itself is live again (a
+            // credential that needed consent now has a working access token; whether offline
+            // access works is decided by the refresh token, as before).
             None => diesel::update(target)
                 .set((
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
+                    credentials::status.eq(STATUS_ACTIVE),
                     credentials::updated_at.eq(t),
                 ))
                 .execute(conn)?,
@@ -224,20 +228,23 @@ pub fn mark_needs_consent(
     .context("marking a credential as needing consent")
 }
 
-/// Users with an active credential for `client_id` (for background work), with their emails.
-pub fn active_users(
+/// Users with a credential for `client_id` (not disabled), with their emails and whether the
+/// credential is active (the others need consent), for background work.
+pub fn users_with_credentials(
     conn: &mut AnyConnection,
     client_id: &str,
-) -> anyhow::Result<Vec<(UserId, String)>> {
+) -> anyhow::Result<Vec<(UserId, String, bool)>> {
     use super::schema::users;
-    let rows: Vec<(i64, String)> = credentials::table
+    let rows: Vec<(i64, String, String)> = credentials::table
         .inner_join(users::table)
         .filter(credentials::client_id.eq(client_id))
-        .filter(credentials::status.eq(STATUS_ACTIVE))
         .filter(users::disabled_at.is_null())
         .order(users::email.asc())
-        .select((users::id, users::email))
+        .select((users::id, users::email, credentials::status))
         .load(conn)
         .context("listing users with a credential")?;
-    Ok(rows.into_iter().map(|(id, e)| (UserId(id), e)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, status)| (UserId(id), email, status == STATUS_ACTIVE))
+        .collect())
 }

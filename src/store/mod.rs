@@ -178,8 +178,12 @@ impl Db {
         let mut conn = self.conn()?;
         f(&mut conn).map_err(|e| {
             // A query that failed on a connection that no longer answers means the database
-            // went away, not that the query was wrong.
-            if diesel::r2d2::R2D2Connection::ping(&mut *conn).is_err() {
+            // went away, not that the query was wrong; so does SQLite still being locked by
+            // other writers after busy_timeout.
+            let locked = e
+                .chain()
+                .any(|c| c.to_string().contains("database is locked"));
+            if locked || diesel::r2d2::R2D2Connection::ping(&mut *conn).is_err() {
                 DbError::Unavailable(e)
             } else {
                 DbError::Query(e)

@@ -65,6 +65,9 @@ pub struct Vault {
     client_id: String,
     /// One async lock per user with a refresh in flight.
     inflight: Arc<std::sync::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>>,
+    /// When each user's last refresh attempt failed (provider or database unavailable), so
+    /// callers that queued behind it share the failure instead of retrying one by one.
+    failures: Arc<std::sync::Mutex<HashMap<UserId, std::time::Instant>>>,
 }
 
 impl Vault {
@@ -76,6 +79,7 @@ impl Vault {
             oauth,
             client_id,
             inflight: Default::default(),
+            failures: Default::default(),
         }
     }
 
@@ -149,8 +153,18 @@ impl Vault {
         failed: Option<&Token>,
     ) -> Result<Access, TokenError> {
         let lock = self.lock_for(user);
+        let queued_at = std::time::Instant::now();
         let result = async {
-            let _guard = lock.lock().await;
+            let Ok(_guard) = tokio::time::timeout(LEASE_WAIT, lock.lock()).await else {
+                return Err(TokenError::Unavailable(anyhow::anyhow!(
+                    "waited too long for another refresh of this user"
+                )));
+            };
+            if self.failed_since(user, queued_at) {
+                return Err(TokenError::Unavailable(anyhow::anyhow!(
+                    "the refresh this request waited for failed"
+                )));
+            }
             // Discovery can take a while: do it before holding the lease.
             self.oauth
                 .ready()
@@ -190,8 +204,29 @@ impl Vault {
             }
         }
         .await;
+        self.note_outcome(user, &result);
         self.release(user, lock);
         result
+    }
+
+    /// Whether a refresh of `user` failed after `since`.
+    fn failed_since(&self, user: UserId, since: std::time::Instant) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(&user).is_some_and(|at| *at > since)
+    }
+
+    /// Remembers a failed refresh (for the callers queued behind it) or forgets it on success.
+    fn note_outcome(&self, user: UserId, result: &Result<Access, TokenError>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Err(TokenError::Unavailable(_)) | Err(TokenError::Db(_)) => {
+                failures.retain(|_, at| at.elapsed() < std::time::Duration::from_secs(60));
+                failures.insert(user, std::time::Instant::now());
+            }
+            _ => {
+                failures.remove(&user);
+            }
+        }
     }
 
     /// Holding the lease: read the row afresh (the previous holder may just have stored a new
@@ -262,11 +297,20 @@ impl Vault {
         }
     }
 
-    /// The API keeps refusing fresh tokens: drop them and ask for consent again.
-    pub async fn give_up(&self, user: UserId) -> Result<(), TokenError> {
+    /// The API keeps refusing `refused`, a token fresh from a refresh: drop the grant and ask
+    /// for consent again — unless the row holds another token by now (a new sign-in).
+    pub async fn give_up(&self, user: UserId, refused: &Token) -> Result<(), TokenError> {
         let Some(cred) = self.load(user).await? else {
             return Ok(());
         };
+        let still_the_same = cred
+            .access_token
+            .as_deref()
+            .and_then(|sealed| self.open(user, "access_token", sealed).ok())
+            .is_some_and(|t| t.expose() == refused.expose());
+        if !still_the_same {
+            return Ok(());
+        }
         match self
             .needs_consent(user, &cred, "Google no longer accepts our access")
             .await
@@ -406,10 +450,11 @@ impl Vault {
             other => return other.map_err(CallError::Google),
         }
         let fresh = self.force_refresh(user, &failed).await?;
+        let refused = fresh.token.clone();
         match f(fresh).await {
             Err(GoogleError::Unauthorized) => {
                 tracing::warn!(user_id = %user, "the API refused a freshly refreshed token; tokens deleted");
-                self.give_up(user).await?;
+                self.give_up(user, &refused).await?;
                 Err(TokenError::NeedsConsent("Google no longer accepts our access").into())
             }
             other => other.map_err(CallError::Google),

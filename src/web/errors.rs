@@ -28,6 +28,9 @@ pub enum AppError {
     Unavailable(#[source] anyhow::Error),
     #[error("provider unavailable")]
     Upstream(#[source] anyhow::Error),
+    /// The server's own configuration is wrong (e.g. a different SECRET_KEY): an operator must act.
+    #[error("server misconfigured")]
+    Misconfigured(#[source] anyhow::Error),
     #[error("unexpected error")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -55,7 +58,7 @@ impl ResponseError for AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Misconfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,6 +71,10 @@ impl ResponseError for AppError {
             Self::Unavailable(_) => (
                 "Temporarily unavailable",
                 "The service is busy or its database cannot be reached. Please try again in a moment.",
+            ),
+            Self::Misconfigured(_) => (
+                "Temporarily unavailable",
+                "The service cannot read its stored data with its current configuration. The problem has been logged for the administrators; please try again later.",
             ),
             Self::Upstream(_) => (
                 "Google could not be reached",
@@ -82,7 +89,10 @@ impl ResponseError for AppError {
             Self::BadRequest(_) | Self::Forbidden(_) => {
                 tracing::warn!(error = %self, "request refused")
             }
-            Self::Unavailable(e) | Self::Upstream(e) | Self::Unexpected(e) => {
+            Self::Unavailable(e)
+            | Self::Upstream(e)
+            | Self::Misconfigured(e)
+            | Self::Unexpected(e) => {
                 tracing::error!(error = %self, cause = ?e, "request failed")
             }
         }
@@ -95,7 +105,7 @@ impl ResponseError for AppError {
                 user: None,
             },
         );
-        if matches!(self, Self::Unavailable(_)) {
+        if matches!(self, Self::Unavailable(_) | Self::Misconfigured(_)) {
             resp.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from_static("5"),
@@ -126,10 +136,20 @@ pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
     AppError::BadRequest("The request was malformed.").into()
 }
 
-/// The 503 page for a database outage noticed while loading the session.
+/// The 503 page for a database outage noticed by the session store.
 pub fn database_outage() -> HttpResponse {
     AppError::Unavailable(anyhow::anyhow!(
         "the session store cannot reach the database"
     ))
     .error_response()
+}
+
+/// The 503 page for a request whose session could not be saved (the database went away while
+/// it ran); logs the store's error.
+pub fn session_store_failure(
+    req: actix_web::HttpRequest,
+    err: actix_web::Error,
+) -> actix_web::dev::ServiceResponse {
+    tracing::error!(error = %err, "the session store failed while saving");
+    actix_web::dev::ServiceResponse::new(req, database_outage())
 }

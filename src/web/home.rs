@@ -190,7 +190,7 @@ fn token_failure(e: TokenError, signed_in: SignedIn) -> Result<HttpResponse, App
         )),
         TokenError::Db(e) => Err(e.into()),
         TokenError::Unavailable(e) => Err(AppError::Upstream(e)),
-        TokenError::WrongKey => Err(AppError::Unexpected(anyhow::anyhow!(
+        TokenError::WrongKey => Err(AppError::Misconfigured(anyhow::anyhow!(
             "stored tokens were sealed under another SECRET_KEY"
         ))),
     }

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod health;
 pub mod home;
 pub mod oauth;
+pub mod outage;
 pub mod session;
 pub mod telemetry;
 

@@ -112,6 +112,13 @@ pub async fn callback(
 /// token gets `prompt=consent`, the only way to obtain one again.
 async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppError> {
     let signed_in = super::session::current_user(state, session).await?;
+    if session.status() == actix_session::SessionStatus::Purged {
+        // The session named a user who is gone or disabled and was just ended; nothing can be
+        // stored in it any more, so start again with a fresh one.
+        return Ok(HttpResponse::Found()
+            .insert_header(("Location", "/oauth2callback"))
+            .finish());
+    }
     let (force_consent, hint) = match &signed_in {
         Some(s) => (
             !state.vault.has_offline_access(s.user.user_id()).await?,

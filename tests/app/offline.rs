@@ -310,7 +310,19 @@ on_both_backends! {
         assert!(home.contains("Last background sync:"), "{home}");
         assert!(home.contains("Drive files seen"));
 
-        // Only one user, and bob is no longer active so he is skipped entirely.
+        // The next run skips bob, whose failure was reported already, and says so.
+        let again = tokio::task::block_in_place(|| sync_command(&app, &["--all"]));
+        let stdout = String::from_utf8_lossy(&again.stdout);
+        assert_eq!(again.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l == "bob@example.test: skipped, needs consent (the user must sign in again)"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("synced 3 of 4 users (0 failed, 1 skipped)"), "{stdout}");
+
+        // Only one user.
         let one = tokio::task::block_in_place(|| sync_command(&app, &["--user", ALICE]));
         assert_eq!(one.status.code(), Some(0));
         let stdout = String::from_utf8_lossy(&one.stdout);

@@ -189,6 +189,23 @@ async fn an_unreachable_database_is_a_503_page_and_recovery_needs_no_restart() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 
+    // A visitor without a session starting to sign in: the handler runs, then saving the
+    // pending sign-in fails; still the 503 page, not a bare 500.
+    let (fresh, _) = app.browser();
+    let start = fresh
+        .get(format!("{}/oauth2callback", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(start.headers().contains_key("retry-after"));
+    assert_eq!(start.headers()["x-frame-options"], "DENY");
+    assert!(start
+        .text()
+        .await
+        .unwrap()
+        .contains("Temporarily unavailable"));
+
     relay.restore();
     let mut recovered = false;
     for _ in 0..50 {

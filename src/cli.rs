@@ -87,8 +87,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
         Command::Migrate => {
             let settings = Settings::from_env()?;
-            let db = crate::startup::connect_db(&settings).await?;
-            let ran = db.migrate()?;
+            let (url, size, timeout) = (
+                settings.database_url.clone(),
+                settings.db_pool_size,
+                settings.db_timeout,
+            );
+            let ran = tokio::task::spawn_blocking(move || {
+                crate::store::Db::open(&url, size, timeout)?.migrate()
+            })
+            .await
+            .map_err(anyhow::Error::from)??;
             println!("database is up to date ({ran} migrations applied now)");
             Ok(())
         }

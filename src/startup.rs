@@ -86,17 +86,10 @@ pub fn background_google(settings: &Settings, keys: &Keys) -> anyhow::Result<Goo
     match &settings.google {
         GoogleSource::Provider { .. } => Ok(resolve_google(settings, keys)?.0),
         GoogleSource::Emulator { bind } => {
-            // The address the emulator announces for this bind (a wildcard means loopback).
-            use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
-            let mut addr: SocketAddr = bind
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
+            // The origin the in-process emulator announces for this bind.
+            let origin = emulator::announced_origin_of(bind)
                 .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(Ipv4Addr::LOCALHOST.into());
-            }
-            let url = url::Url::parse(&format!("http://{addr}"))
+            let url = url::Url::parse(&origin)
                 .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
             Ok(GoogleConfig {
                 client_id: EMULATOR_CLIENT_ID.into(),

@@ -165,20 +165,7 @@ pub fn start(
         .issuer
         .clone()
         .map(|s| s.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| {
-            // 0.0.0.0 / [::] are not addresses a browser can use: announce loopback instead.
-            let mut public = addr;
-            match addr.ip() {
-                std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
-                    public.set_ip(std::net::Ipv4Addr::LOCALHOST.into())
-                }
-                std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
-                    public.set_ip(std::net::Ipv6Addr::LOCALHOST.into())
-                }
-                _ => {}
-            }
-            format!("http://{public}")
-        });
+        .unwrap_or_else(|| announced_origin(addr));
     let controls = addr.ip().is_loopback() || options.allow_controls;
     let seed = load_seed(options.seed.as_ref())?;
     let keys = match &options.signing_key {
@@ -254,14 +241,41 @@ pub fn start(
     ))
 }
 
+/// The origin the emulator announces for a listening address: `http://ADDR`, with a wildcard
+/// address (0.0.0.0, [::]), which no browser can use, replaced by loopback.
+pub fn announced_origin(addr: std::net::SocketAddr) -> String {
+    let mut public = addr;
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            public.set_ip(std::net::Ipv4Addr::LOCALHOST.into())
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            public.set_ip(std::net::Ipv6Addr::LOCALHOST.into())
+        }
+        _ => {}
+    }
+    format!("http://{public}")
+}
+
+/// [`announced_origin`] for a `host:port` bind string.
+pub fn announced_origin_of(bind: &str) -> anyhow::Result<String> {
+    use std::net::ToSocketAddrs;
+    let addr = bind
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| anyhow::anyhow!("{bind:?} is not a host:port address"))?;
+    Ok(announced_origin(addr))
+}
+
 /// Runs `offline-access emulator` until interrupted.
 pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.write_client_secret {
         let seed = load_seed(args.seed.as_ref())?;
-        let origin = args
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.bind));
+        let origin = match &args.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_string(),
+            None => announced_origin_of(&args.bind)?,
+        };
         let client = seed
             .clients
             .iter()

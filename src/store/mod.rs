@@ -87,6 +87,13 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Pragmas {
 impl Db {
     /// Connects (creating the SQLite file's folder if needed) and runs pending migrations.
     pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
+        let db = Self::open(url, pool_size, timeout)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Connects (creating the SQLite file's folder if needed) without migrating.
+    pub fn open(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
         let backend = Backend::from_url(url)?;
         let conn_url = match backend {
             Backend::Sqlite => {
@@ -121,9 +128,7 @@ impl Db {
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<AnyConnection>::new(conn_url))
             .context("building the database pool")?;
-        let db = Self { pool, backend };
-        db.migrate()?;
-        Ok(db)
+        Ok(Self { pool, backend })
     }
 
     pub fn backend(&self) -> Backend {

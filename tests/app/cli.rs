@@ -208,3 +208,26 @@ fn bad_configuration_is_one_clear_line_and_exit_code_2() {
         String::from_utf8_lossy(&out.stderr).contains("SECRET_KEY or SECRET_KEY_FILE must be set")
     );
 }
+
+#[test]
+fn migrate_applies_pending_migrations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = binary(dir.path()).arg("migrate").output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let first = run();
+    assert!(
+        first.contains("database is up to date (3 migrations applied now)"),
+        "{first}"
+    );
+    assert!(dir.path().join("data/offline-access.db").exists());
+    let second = run();
+    assert!(second.contains("(0 migrations applied now)"), "{second}");
+}

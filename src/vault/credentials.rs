@@ -165,48 +165,60 @@ impl Vault {
                     "the refresh this request waited for failed"
                 )));
             }
-            // Discovery can take a while: do it before holding the lease.
-            self.oauth
-                .ready()
-                .await
-                .map_err(|e| TokenError::Unavailable(e.into()))?;
-            let owner = lease_owner();
-            let deadline = std::time::Instant::now() + LEASE_WAIT;
-            loop {
-                let cred = self.load_active(user).await?;
-                if let Some(access) = self.usable(user, &cred, failed) {
-                    return Ok(access);
-                }
-                let (id, who) = (cred.id, owner.clone());
-                if self
-                    .db
-                    .run(move |c| credentials::try_lease(c, id, &who, LEASE))
-                    .await?
-                {
-                    let result = self.refresh_leased(user, failed).await;
-                    let who = owner.clone();
-                    if let Err(e) = self
-                        .db
-                        .run(move |c| credentials::release_lease(c, id, &who))
-                        .await
-                    {
-                        tracing::warn!(user_id = %user, error = %e, "could not release the refresh lease; it lapses by itself");
-                    }
-                    return result;
-                }
-                // Another instance is refreshing: wait for its token to land.
-                if std::time::Instant::now() > deadline {
-                    return Err(TokenError::Unavailable(anyhow::anyhow!(
-                        "another instance's refresh did not finish in time"
-                    )));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            let result = self.refresh_with_lease(user, failed).await;
+            // Recorded before the guard goes, so the callers queued behind see it.
+            self.note_outcome(user, &result);
+            result
         }
         .await;
-        self.note_outcome(user, &result);
         self.release(user, lock);
         result
+    }
+
+    /// Holding the user's lock: refresh under the credential's lease, or wait for the instance
+    /// that holds it to store its token.
+    async fn refresh_with_lease(
+        &self,
+        user: UserId,
+        failed: Option<&Token>,
+    ) -> Result<Access, TokenError> {
+        // Discovery can take a while: do it before holding the lease.
+        self.oauth
+            .ready()
+            .await
+            .map_err(|e| TokenError::Unavailable(e.into()))?;
+        let owner = lease_owner();
+        let deadline = std::time::Instant::now() + LEASE_WAIT;
+        loop {
+            let cred = self.load_active(user).await?;
+            if let Some(access) = self.usable(user, &cred, failed) {
+                return Ok(access);
+            }
+            let (id, who) = (cred.id, owner.clone());
+            if self
+                .db
+                .run(move |c| credentials::try_lease(c, id, &who, LEASE))
+                .await?
+            {
+                let result = self.refresh_leased(user, failed).await;
+                let who = owner.clone();
+                if let Err(e) = self
+                    .db
+                    .run(move |c| credentials::release_lease(c, id, &who))
+                    .await
+                {
+                    tracing::warn!(user_id = %user, error = %e, "could not release the refresh lease; it lapses by itself");
+                }
+                return result;
+            }
+            // Another instance is refreshing: wait for its token to land.
+            if std::time::Instant::now() > deadline {
+                return Err(TokenError::Unavailable(anyhow::anyhow!(
+                    "another instance's refresh did not finish in time"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Whether a refresh of `user` failed after `since`.

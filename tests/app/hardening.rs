@@ -123,3 +123,50 @@ on_both_backends! {
         assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Google"));
     }
 }
+
+on_both_backends! {
+    async fn callers_queued_behind_a_failed_refresh_share_its_failure(app) {
+        app.sign_in(ALICE).await;
+        let exchanges = app.emu_count("POST /token").await;
+        app.sql("UPDATE credentials SET access_expires_at = '2000-01-01 00:00:00'");
+        // Google's token endpoint is slow and then fails, for every call.
+        app.emu_post(
+            "/emulator/faults",
+            serde_json::json!({"endpoint": "token", "count": 100, "status": 503, "delay_ms": 1500}),
+        )
+        .await;
+        let requests = (0..20).map(|_| {
+            let client = app.client.clone();
+            let url = format!("{}/", app.addr);
+            async move { client.get(url).send().await.map(|r| r.status()) }
+        });
+        let statuses = futures_util::future::join_all(requests).await;
+        assert!(
+            statuses.iter().all(|s| matches!(s, Ok(StatusCode::BAD_GATEWAY))),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            app.emu_count("POST /token").await,
+            exchanges + 1,
+            "one refresh attempt for all twenty requests"
+        );
+        // Nothing was deleted: a transient failure is not a revocation.
+        assert_eq!(app.credential(ALICE), ("active".into(), true, true));
+    }
+
+    async fn a_drive_rate_limit_is_not_mistaken_for_missing_access(app) {
+        app.sign_in(ALICE).await;
+        app.emu_post(
+            "/emulator/faults",
+            serde_json::json!({"endpoint": "drive", "count": 1, "status": 403}),
+        )
+        .await;
+        let page = app.get("/").await;
+        assert_eq!(page.status(), StatusCode::BAD_GATEWAY);
+        let body = page.text().await.unwrap();
+        assert!(body.contains("Google could not be reached"), "{body}");
+        assert!(!body.contains("did not give this app access"));
+        // The next page is fine again.
+        assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    }
+}

@@ -60,11 +60,10 @@ pub enum DbError {
     Query(#[from] anyhow::Error),
 }
 
-/// The pool plus the backend it talks to. Cheap to clone.
+/// The connection pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager<AnyConnection>>,
-    backend: Backend,
 }
 
 #[derive(Debug)]
@@ -128,11 +127,7 @@ impl Db {
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<AnyConnection>::new(conn_url))
             .context("building the database pool")?;
-        Ok(Self { pool, backend })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Self { pool })
     }
 
     /// Runs pending migrations for this backend; returns how many ran.

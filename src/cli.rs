@@ -78,7 +78,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 None => crate::sync::Target::All,
             };
             let syncer = crate::startup::syncer(&settings).await?;
-            let failed = syncer.run(&target, &mut std::io::stdout()).await?;
+            // A progress line only where a person watches a terminal.
+            let mut stderr = std::io::stderr();
+            let progress = std::io::IsTerminal::is_terminal(&stderr)
+                .then_some(&mut stderr as &mut (dyn std::io::Write + Send));
+            let failed = syncer
+                .run(&target, &mut std::io::stdout(), progress)
+                .await?;
             if failed > 0 {
                 return Err(CliError::Failed(failed));
             }
@@ -87,16 +93,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
         Command::Migrate => {
             let settings = Settings::from_env()?;
-            let (url, size, timeout) = (
-                settings.database_url.clone(),
-                settings.db_pool_size,
-                settings.db_timeout,
-            );
-            let ran = tokio::task::spawn_blocking(move || {
-                crate::store::Db::open(&url, size, timeout)?.migrate()
-            })
-            .await
-            .map_err(anyhow::Error::from)??;
+            let database = settings.database;
+            let ran =
+                tokio::task::spawn_blocking(move || crate::store::Db::open(&database)?.migrate())
+                    .await
+                    .map_err(anyhow::Error::from)??;
             println!("database is up to date ({ran} migrations applied now)");
             Ok(())
         }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::store::DatabaseSettings;
+
 /// Minimum length of `SECRET_KEY`.
 pub const MIN_SECRET_LEN: usize = 64;
 
@@ -93,16 +95,13 @@ pub struct Settings {
     pub base_url: Url,
     /// Address the HTTP server listens on.
     pub bind: String,
-    /// `sqlite://…` or `postgres://…`.
-    pub database_url: String,
+    /// Where the database is and how the pool is sized.
+    pub database: DatabaseSettings,
     pub google: GoogleSource,
     /// Master secret; session and encryption keys are derived from it.
     pub secret_key: SecretString,
     /// Emails (lower case) that get the admin role at sign-in.
     pub admin_emails: Vec<String>,
-    /// Database pool size and how long a request waits for a connection.
-    pub db_pool_size: u32,
-    pub db_timeout: std::time::Duration,
     /// Lifetime of a session without activity.
     pub session_ttl: chrono::Duration,
     /// Shown on the landing page in emulator mode: how to sign in as a seeded account.
@@ -211,12 +210,14 @@ impl Settings {
         Ok(Self {
             base_url,
             bind,
-            database_url,
+            database: DatabaseSettings {
+                url: database_url,
+                pool_size: db_pool_size,
+                timeout: db_timeout,
+            },
             google,
             secret_key,
             admin_emails,
-            db_pool_size,
-            db_timeout,
             session_ttl,
             demo_hint: None,
         })

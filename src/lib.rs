@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod google;
+pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod sync;

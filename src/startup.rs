@@ -13,13 +13,16 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::{GoogleSource, Settings};
 use crate::emulator::{self, ClientKind, ClientRegistration};
+use crate::google::drive::Drive;
 use crate::google::oauth::OAuth;
 use crate::google::{http_client, GoogleConfig};
+use crate::secret::Keys;
 use crate::store::sessions::DbSessionStore;
-use crate::store::Db;
+use crate::store::{DatabaseSettings, Db};
 use crate::sync::{Syncer, Target};
-use crate::vault::{Keys, Vault};
-use crate::web::errors::{bad_input, render, ErrorPage};
+use crate::vault::Vault;
+use crate::web::errors::{bad_input, ErrorPage};
+use crate::web::page::render;
 use crate::web::{self as routes, AppState};
 
 /// Client id the in-process emulator registers for the app.
@@ -31,6 +34,8 @@ pub struct Running {
     pub port: u16,
     /// Origin of the in-process emulator, in the default mode.
     pub emulator_url: Option<String>,
+    /// The app's database pool (tests read and write rows through it).
+    pub db: Db,
 }
 
 /// Resolves where Google is: a configured provider, or the emulator started here and now.
@@ -39,41 +44,21 @@ pub fn resolve_google(
     keys: &Keys,
 ) -> anyhow::Result<(GoogleConfig, Option<(String, Server)>)> {
     match &settings.google {
-        GoogleSource::Provider {
-            client,
-            issuer,
-            api_base,
-        } => Ok((
-            GoogleConfig {
-                client_id: client.client_id.clone(),
-                client_secret: client.client_secret.clone(),
-                redirect_uri: settings.redirect_uri(),
-                issuer: issuer.clone(),
-                api_base: api_base.clone(),
-            },
-            None,
-        )),
+        GoogleSource::Provider { .. } => Ok((background_google(settings, keys)?, None)),
         GoogleSource::Emulator { bind } => {
             let listener = TcpListener::bind(bind).with_context(|| {
                 format!("cannot listen on EMULATOR_BIND={bind} (is another copy running?)")
             })?;
             let (emu, server) = emulator::start(listener, emulator::Options::default())?;
-            let client_secret = keys.emulator_client_secret.clone();
             emu.register_client(ClientRegistration {
                 client_id: EMULATOR_CLIENT_ID.into(),
-                client_secret: client_secret.clone(),
+                client_secret: keys.emulator_client_secret.clone(),
                 kind: ClientKind::Web,
                 redirect_uris: vec![settings.redirect_uri()],
             });
-            let url = url::Url::parse(&emu.url).context("emulator URL")?;
+            let origin = url::Url::parse(&emu.url).context("emulator URL")?;
             Ok((
-                GoogleConfig {
-                    client_id: EMULATOR_CLIENT_ID.into(),
-                    client_secret: client_secret.into(),
-                    redirect_uri: settings.redirect_uri(),
-                    issuer: url.clone(),
-                    api_base: url,
-                },
+                emulated(settings, keys, origin),
                 Some((emu.url.clone(), server)),
             ))
         }
@@ -84,35 +69,61 @@ pub fn resolve_google(
 /// the emulator a running `serve` started on `EMULATOR_BIND`, with the same client.
 pub fn background_google(settings: &Settings, keys: &Keys) -> anyhow::Result<GoogleConfig> {
     match &settings.google {
-        GoogleSource::Provider { .. } => Ok(resolve_google(settings, keys)?.0),
+        GoogleSource::Provider {
+            client,
+            issuer,
+            api_base,
+        } => Ok(GoogleConfig::provider(
+            client.client_id.clone(),
+            client.client_secret.clone(),
+            settings.redirect_uri(),
+            issuer.clone(),
+            api_base.clone(),
+        )),
         GoogleSource::Emulator { bind } => {
             // The origin the in-process emulator announces for this bind.
             let origin = emulator::announced_origin_of(bind)
+                .and_then(|o| Ok(url::Url::parse(&o)?))
                 .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
-            let url = url::Url::parse(&origin)
-                .with_context(|| format!("EMULATOR_BIND={bind} is not host:port"))?;
-            Ok(GoogleConfig {
-                client_id: EMULATOR_CLIENT_ID.into(),
-                client_secret: keys.emulator_client_secret.clone().into(),
-                redirect_uri: settings.redirect_uri(),
-                issuer: url.clone(),
-                api_base: url,
-            })
+            Ok(emulated(settings, keys, origin))
         }
     }
+}
+
+/// The in-process emulator's client, whose secret derives from `SECRET_KEY` so that `serve`
+/// and `sync` agree on it.
+fn emulated(settings: &Settings, keys: &Keys, origin: url::Url) -> GoogleConfig {
+    GoogleConfig::emulated(
+        origin,
+        EMULATOR_CLIENT_ID.into(),
+        keys.emulator_client_secret.clone().into(),
+        settings.redirect_uri(),
+    )
 }
 
 /// The `sync` command's worker.
 pub async fn syncer(settings: &Settings) -> anyhow::Result<Syncer> {
     let keys = Keys::derive(&settings.secret_key);
     let google = background_google(settings, &keys)?;
-    let db = connect_db(settings).await?;
-    Syncer::new(db, &keys, google)
+    let db = connect_db(&settings.database).await?;
+    Syncer::new(db, keys.tokens, google)
 }
 
-/// Binds `settings.bind`, starts the emulator when configured so, connects the database, and
-/// schedules `sync --all` every `sync_every` when given.
+/// Binds `settings.bind`, then [`start_on`].
 pub async fn start(
+    settings: Settings,
+    sync_every: Option<std::time::Duration>,
+) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(&settings.bind)
+        .with_context(|| format!("cannot listen on BIND={}", settings.bind))?;
+    start_on(listener, settings, sync_every).await
+}
+
+/// Serves the app on `listener`: starts the emulator when configured so, connects the
+/// database (running migrations), and schedules `sync --all` every `sync_every` when given.
+/// The returned server must be awaited or spawned. `main` and the tests both start here.
+pub async fn start_on(
+    listener: TcpListener,
     mut settings: Settings,
     sync_every: Option<std::time::Duration>,
 ) -> anyhow::Result<Running> {
@@ -130,51 +141,47 @@ pub async fn start(
         }
         None => None,
     };
-    let listener = TcpListener::bind(&settings.bind)
-        .with_context(|| format!("cannot listen on BIND={}", settings.bind))?;
     let port = listener.local_addr()?.port();
-    let db = connect_db(&settings).await?;
+    let db = connect_db(&settings.database).await?;
     if let Some(every) = sync_every {
-        let syncer = Syncer::new(db.clone(), &keys, google.clone())?;
+        let syncer = Syncer::new(db.clone(), keys.tokens.clone(), google.clone())?;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                match syncer.run(&Target::All, &mut std::io::sink()).await {
+                match syncer.run(&Target::All, &mut std::io::sink(), None).await {
                     Ok(failed) => tracing::info!(failed, "background sync finished"),
                     Err(e) => tracing::error!(error = %e, "background sync could not run"),
                 }
             }
         });
     }
-    let server = run(listener, settings, google, db)?;
+    let server = serve(listener, settings, keys, google, db.clone())?;
     Ok(Running {
         server,
         port,
         emulator_url,
+        db,
     })
 }
 
-/// Connects to `DATABASE_URL` and runs migrations, off the async threads.
-pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
-    let (url, size, timeout) = (
-        settings.database_url.clone(),
-        settings.db_pool_size,
-        settings.db_timeout,
-    );
-    tokio::task::spawn_blocking(move || Db::connect(&url, size, timeout))
+/// Connects to the database and runs migrations, off the async threads.
+pub async fn connect_db(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || Db::connect(&settings))
         .await
         .context("database start-up task")?
 }
 
-/// Serves the app on `listener`. The returned server must be awaited or spawned.
-pub fn run(
+/// The HTTP server. `keys` are consumed here: each goes to the one part that uses it, and
+/// none reaches handler state.
+fn serve(
     listener: TcpListener,
     settings: Settings,
+    keys: Keys,
     google: GoogleConfig,
     db: Db,
 ) -> anyhow::Result<Server> {
-    let keys = Keys::derive(&settings.secret_key);
     let http = http_client()?;
     let https = settings.https();
     let cookie_name = if https {
@@ -183,19 +190,19 @@ pub fn run(
         "oa_session"
     };
     let ttl = settings.session_ttl.num_seconds();
-    let store = DbSessionStore::new(db.clone(), keys.sessions.clone());
+    let store = DbSessionStore::new(db.clone(), keys.sessions);
     let cookie_key = Key::from(&keys.cookie);
 
     spawn_session_sweeper(db.clone());
 
-    let oauth = Arc::new(OAuth::new(google, http.clone()));
+    let drive = Drive::new(http.clone(), google.api_base.clone());
+    let oauth = Arc::new(OAuth::new(google, http));
     let state = web::Data::new(Arc::new(AppState {
-        vault: Vault::new(db.clone(), keys.tokens.clone(), oauth.clone()),
+        vault: Vault::new(db.clone(), keys.tokens, oauth.clone()),
         oauth,
+        drive,
         settings,
         db,
-        http,
-        keys,
     }));
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())

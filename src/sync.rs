@@ -1,15 +1,17 @@
 //! Background work for absent users: with no browser involved, refresh tokens as needed and
 //! record what Google holds for each user (Drive file count, newest files).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 
-use crate::google::{drive, http_client, oauth::OAuth, GoogleConfig, GoogleError};
+use crate::google::drive::{self, Drive};
+use crate::google::{http_client, oauth::OAuth, GoogleConfig, GoogleError, PageToken};
+use crate::secret::Cipher;
 use crate::store::credentials;
 use crate::store::sync_status::{self, SyncStatus};
 use crate::store::users::UserId;
 use crate::store::Db;
-use crate::vault::{CallError, Keys, TokenError, Vault};
+use crate::vault::{CallError, TokenError, Vault};
 
 /// Whom to sync.
 #[derive(Debug, Clone)]
@@ -30,25 +32,27 @@ pub struct Summary {
 pub struct Syncer {
     db: Db,
     vault: Vault,
-    http: reqwest::Client,
-    google: GoogleConfig,
+    drive: Drive,
+    client_id: String,
 }
 
 impl Syncer {
-    pub fn new(db: Db, keys: &Keys, google: GoogleConfig) -> anyhow::Result<Self> {
+    pub fn new(db: Db, tokens: Cipher, google: GoogleConfig) -> anyhow::Result<Self> {
         let http = http_client()?;
-        let oauth = Arc::new(OAuth::new(google.clone(), http.clone()));
+        let drive = Drive::new(http.clone(), google.api_base.clone());
+        let client_id = google.client_id.clone();
+        let oauth = Arc::new(OAuth::new(google, http));
         Ok(Self {
-            vault: Vault::new(db.clone(), keys.tokens.clone(), oauth),
+            vault: Vault::new(db.clone(), tokens, oauth),
             db,
-            http,
-            google,
+            drive,
+            client_id,
         })
     }
 
     /// Users with a credential (and whether it is active), optionally only `email`.
     pub async fn users(&self, target: &Target) -> anyhow::Result<Vec<(UserId, String, bool)>> {
-        let client_id = self.google.client_id.clone();
+        let client_id = self.client_id.clone();
         let mut users = self
             .db
             .run(move |c| credentials::users_with_credentials(c, &client_id))
@@ -103,19 +107,16 @@ impl Syncer {
                 newest: vec![],
             });
         }
-        let (http, api_base) = (&self.http, &self.google.api_base);
+        let drive = &self.drive;
         let mut count = 0i64;
         let mut newest = Vec::new();
-        let mut page_token: Option<String> = None;
+        let mut page_token: Option<PageToken> = None;
         loop {
-            let token = page_token.clone();
             let list = self
                 .vault
                 .call(user, access.clone(), |a| {
-                    let token = token.clone();
-                    async move {
-                        drive::list_files(http, api_base, &a.token, 1000, token.as_deref()).await
-                    }
+                    let token = page_token.clone();
+                    async move { drive.list_files(&a.token, 1000, token.as_ref()).await }
                 })
                 .await
                 .map_err(describe)?;
@@ -123,8 +124,13 @@ impl Syncer {
                 newest = list.files.iter().take(5).map(|f| f.name.clone()).collect();
             }
             count += list.files.len() as i64;
-            match list.next_page_token {
-                Some(t) => page_token = Some(t),
+            match list.next_page_token.as_deref() {
+                Some(t) => {
+                    page_token =
+                        Some(PageToken::parse(t).ok_or_else(|| {
+                            "Drive answered with an unusable page token".to_string()
+                        })?)
+                }
                 None => break,
             }
         }
@@ -136,8 +142,14 @@ impl Syncer {
 
     /// Syncs `target`, one line per user on `out`; returns how many users failed. Users whose
     /// access must be granted again are skipped (and said so): that failure was reported when
-    /// it happened.
-    pub async fn run(&self, target: &Target, out: &mut impl Write) -> anyhow::Result<usize> {
+    /// it happened. `progress`, when the caller gives one (a terminal), gets a line that is
+    /// rewritten as each user is synced.
+    pub async fn run(
+        &self,
+        target: &Target,
+        out: &mut impl Write,
+        mut progress: Option<&mut (dyn Write + Send)>,
+    ) -> anyhow::Result<usize> {
         let users = self.users(target).await?;
         if users.is_empty() {
             writeln!(out, "no users with a credential to sync")?;
@@ -145,7 +157,6 @@ impl Syncer {
                 return Ok(1);
             }
         }
-        let progress = std::io::stderr().is_terminal();
         let (mut failed, mut skipped) = (0, 0);
         for (i, (user, email, active)) in users.iter().enumerate() {
             if !active {
@@ -157,8 +168,9 @@ impl Syncer {
                 )?;
                 continue;
             }
-            if progress {
-                eprint!("\r\x1b[2K[{}/{}] syncing {email}…", i + 1, users.len());
+            if let Some(p) = progress.as_mut() {
+                write!(p, "\r\x1b[2K[{}/{}] syncing {email}…", i + 1, users.len())?;
+                p.flush()?;
             }
             let line = match self.sync_user(*user).await {
                 Ok(Summary {
@@ -181,8 +193,8 @@ impl Syncer {
                     format!("{email}: FAILED: {e}")
                 }
             };
-            if progress {
-                eprint!("\r\x1b[2K");
+            if let Some(p) = progress.as_mut() {
+                write!(p, "\r\x1b[2K")?;
             }
             writeln!(out, "{line}")?;
         }

@@ -11,8 +11,10 @@ use chrono::Utc;
 
 use super::authreq::{validate, AuthRequest};
 use super::errors::error_page;
-use super::faults::{take_fault, LogInfo};
-use super::state::{is_basic, normalize_scope, scope_string, CodeEntry, Shared, Store};
+use super::faults::LogInfo;
+use super::model::{is_basic, normalize_scope, scope_string};
+use super::state::take_fault;
+use super::state::{CodeEntry, Shared, Store};
 
 pub const ACCOUNTS_COOKIE: &str = "GEMU_ACCOUNTS";
 

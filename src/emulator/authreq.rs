@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use actix_web::HttpResponse;
 
 use super::errors::error_page;
-use super::state::{is_basic, normalize_scope, Store};
-use super::ClientRegistration;
+use super::model::ClientRegistration;
+use super::model::{is_basic, normalize_scope};
+use super::state::Store;
 
 /// The parameters the consent form carries back as hidden fields, in this order.
 pub const AUTH_PARAMS: &[&str] = &[

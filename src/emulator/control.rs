@@ -9,10 +9,12 @@ use serde_json::json;
 
 use super::errors::json_response;
 use super::faults::{EndpointFault, IdTokenFault, ENDPOINTS};
-use super::keys::{id_token, IdTokenInput};
+use super::keys::IdTokenInput;
+use super::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
+use super::model::{ClientKind, ClientRegistration};
 use super::seed::{make_account, make_file, make_message, AccountInput, FileInput, MessageInput};
-use super::state::{normalize_scope, scope_string, CodeEntry, Shared, EMAIL, OPENID, PROFILE};
-use super::{ClientKind, ClientRegistration};
+use super::state::id_token;
+use super::state::{CodeEntry, Shared};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -7,9 +7,10 @@ use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
 use super::errors::{api_error, api_invalid_param, json_response};
-use super::faults::take_fault;
 use super::fields::{self, Field};
-use super::state::{DriveFile, Shared};
+use super::model::DriveFile;
+use super::state::take_fault;
+use super::state::Shared;
 use super::userinfo::api_auth;
 
 pub const DRIVE_SCOPES: &[&str] = &[

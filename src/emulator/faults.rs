@@ -1,16 +1,13 @@
-//! Fault injection and the request log.
+//! Fault injection and the request log: what can be injected and what was seen. Applying a
+//! fault is `state::take_fault`; recording requests is the `requests` middleware.
 
 use std::collections::BTreeMap;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, HttpResponse};
+use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::errors::{api_error, api_unauthenticated, error_page, oauth_error};
-use super::state::Shared;
 
 pub const ENDPOINTS: &[&str] = &[
     "token",
@@ -52,7 +49,7 @@ pub struct Faults {
 
 impl Faults {
     /// Consumes one call of the first pending fault for `endpoint`.
-    fn take(&mut self, endpoint: &str) -> Option<(Option<u16>, Option<u64>)> {
+    pub fn take(&mut self, endpoint: &str) -> Option<(Option<u16>, Option<u64>)> {
         let i = self
             .endpoints
             .iter()
@@ -75,20 +72,6 @@ impl Faults {
         }
         Some(kind)
     }
-}
-
-/// Applies the next pending fault for `endpoint`: waits, then maybe answers an error.
-pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse> {
-    let fault = shared
-        .faults
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take(endpoint);
-    let (status, delay) = fault?;
-    if let Some(ms) = delay {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-    status.map(|s| fault_response(endpoint, s))
 }
 
 /// A Google-shaped error for an injected status.
@@ -166,39 +149,4 @@ impl RequestLog {
         }
         self.requests.push(entry);
     }
-}
-
-/// Middleware: logs every non-control request after it is answered.
-pub async fn log_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let method = req.method().to_string();
-    let path = req.path().to_string();
-    let shared = req.app_data::<web::Data<Shared>>().cloned();
-    let res = next.call(req).await?;
-    if path.starts_with("/emulator/") || path == "/emulator" {
-        return Ok(res);
-    }
-    if let Some(shared) = shared {
-        let info = res
-            .request()
-            .extensions()
-            .get::<LogInfo>()
-            .cloned()
-            .unwrap_or_default();
-        let entry = LogEntry {
-            method,
-            path,
-            grant_type: info.grant_type,
-            client_id: info.client_id,
-            status: res.status().as_u16(),
-        };
-        shared
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .record(entry);
-    }
-    Ok(res)
 }

@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 
 use super::drive::{page_token, parse_page_token};
 use super::errors::{api_error, api_invalid_param, json_response};
-use super::faults::take_fault;
-use super::state::{AccessEntry, Message, Shared};
+use super::model::Message;
+use super::state::take_fault;
+use super::state::{AccessEntry, Shared};
 use super::userinfo::api_auth;
 
 const METADATA: &str = "https://www.googleapis.com/auth/gmail.metadata";

@@ -1,10 +1,10 @@
-//! The RSA signing key, JWKS, discovery document and ID tokens.
+//! The RSA signing key, its JWKS and certificate, ID tokens and the discovery document: pure
+//! functions of the key and the issuer (the handlers that serve them are in `discovery`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rsa::pkcs1v15::SigningKey;
@@ -14,15 +14,15 @@ use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::faults::{take_fault, IdTokenFault};
-use super::state::{Account, Shared, EMAIL, PROFILE};
+use super::faults::IdTokenFault;
+use super::model::{Account, EMAIL, PROFILE};
 
 pub struct Keys {
     signer: SigningKey<Sha256>,
     pub kid: String,
-    jwk: Value,
+    pub jwk: Value,
     /// The same key as a self-signed X.509 certificate, for `/oauth2/v1/certs`.
-    cert_pem: String,
+    pub cert_pem: String,
 }
 
 impl Keys {
@@ -110,20 +110,20 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d[..16])
 }
 
-/// Mints an ID token, applying the next pending ID-token fault if any.
-pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
-    let fault = shared
-        .faults
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take_id_token();
+/// Signs an ID token for `issuer`, spoiled as `fault` says (for the fault-injection tests).
+pub fn sign_id_token(
+    keys: &Keys,
+    issuer: &str,
+    fault: Option<IdTokenFault>,
+    input: IdTokenInput<'_>,
+) -> String {
     let now = chrono::Utc::now().timestamp();
     let (iat, exp) = match fault {
         Some(IdTokenFault::Expired) => (now - 7200, now - 3600),
         _ => (now, now + 3600),
     };
     let mut claims = json!({
-        "iss": match fault { Some(IdTokenFault::WrongIss) => "https://evil.example.test".to_string(), _ => shared.issuer.clone() },
+        "iss": match fault { Some(IdTokenFault::WrongIss) => "https://evil.example.test".to_string(), _ => issuer.to_string() },
         "azp": input.azp,
         "aud": match fault { Some(IdTokenFault::WrongAud) => "someone-else.apps.googleusercontent.com", _ => input.aud },
         "sub": input.account.sub,
@@ -147,7 +147,6 @@ pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
         obj.insert("given_name".into(), json!(input.account.given_name));
         obj.insert("family_name".into(), json!(input.account.family_name));
     }
-    let keys = shared.keys;
     match fault {
         Some(IdTokenFault::AlgNone) => {
             let header = json!({"alg": "none", "typ": "JWT"});
@@ -178,32 +177,6 @@ pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
     }
 }
 
-/// `GET /oauth2/v3/certs`: the JWKS.
-pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
-    let body = json!({"keys": [shared.keys.jwk]});
-    certs_response(&shared, &body).await
-}
-
-/// `GET /oauth2/v1/certs`: Google's older format, `{kid: PEM certificate}`.
-pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
-    let body = json!({ shared.keys.kid.clone(): shared.keys.cert_pem });
-    certs_response(&shared, &body).await
-}
-
-/// Either certs document, with Google's caching headers (and the `certs` fault, if any).
-async fn certs_response(shared: &web::Data<Shared>, body: &Value) -> HttpResponse {
-    if let Some(res) = take_fault(shared, "certs").await {
-        return res;
-    }
-    HttpResponse::Ok()
-        .insert_header((
-            "Cache-Control",
-            "public, max-age=21600, must-revalidate, no-transform",
-        ))
-        .content_type("application/json; charset=UTF-8")
-        .body(serde_json::to_string_pretty(body).unwrap_or_default())
-}
-
 pub fn discovery_document(issuer: &str) -> Value {
     json!({
         "issuer": issuer,
@@ -221,14 +194,4 @@ pub fn discovery_document(issuer: &str) -> Value {
         "code_challenge_methods_supported": ["plain", "S256"],
         "grant_types_supported": ["authorization_code", "refresh_token"]
     })
-}
-
-pub async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "discovery").await {
-        return res;
-    }
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .content_type("application/json")
-        .body(serde_json::to_string_pretty(&discovery_document(&shared.issuer)).unwrap_or_default())
 }

@@ -18,12 +18,15 @@ mod authorize;
 mod authreq;
 mod control;
 mod cors;
+mod discovery;
 mod drive;
 mod errors;
 mod faults;
 mod fields;
 mod gmail;
 mod keys;
+mod model;
+mod requests;
 mod revoke;
 mod seed;
 mod state;
@@ -56,23 +59,7 @@ pub struct EmulatorArgs {
     pub signing_key: Option<PathBuf>,
 }
 
-/// OAuth client kinds, as in Google Cloud console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientKind {
-    Web,
-    Android,
-    Ios,
-}
-
-/// A registered OAuth client.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ClientRegistration {
-    pub client_id: String,
-    pub client_secret: String,
-    pub kind: ClientKind,
-    pub redirect_uris: Vec<String>,
-}
+pub use model::{ClientKind, ClientRegistration};
 
 /// Options for an emulator started in-process.
 #[derive(Debug, Clone, Default)]
@@ -190,14 +177,14 @@ pub fn start(
         let mut app = App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
-            .wrap(middleware::from_fn(faults::log_requests))
+            .wrap(middleware::from_fn(requests::log_requests))
             .wrap(middleware::from_fn(cors::cors))
             .route(
                 "/.well-known/openid-configuration",
-                web::get().to(keys::discovery),
+                web::get().to(discovery::discovery),
             )
-            .route("/oauth2/v3/certs", web::get().to(keys::certs))
-            .route("/oauth2/v1/certs", web::get().to(keys::certs_v1))
+            .route("/oauth2/v3/certs", web::get().to(discovery::certs))
+            .route("/oauth2/v1/certs", web::get().to(discovery::certs_v1))
             .route("/o/oauth2/v2/auth", web::get().to(authorize::get))
             .route("/o/oauth2/v2/auth", web::post().to(authorize::post))
             .route("/o/oauth2/auth", web::get().to(authorize::get))

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::errors::oauth_error;
-use super::faults::take_fault;
+use super::state::take_fault;
 use super::state::Shared;
 
 pub async fn revoke(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::state::{Account, DriveFile, Message};
-use super::{ClientKind, ClientRegistration};
+use super::model::{Account, DriveFile, Message};
+use super::model::{ClientKind, ClientRegistration};
 
 /// Default web client of the built-in seed.
 pub const DEFAULT_WEB_CLIENT_ID: &str = "100000000001-emulatorweb.apps.googleusercontent.com";

@@ -5,64 +5,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use actix_web::HttpResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
-use super::faults::{Faults, RequestLog};
-use super::keys::Keys;
+use super::faults::{fault_response, Faults, RequestLog};
+use super::keys::{sign_id_token, IdTokenInput, Keys};
+use super::model::{Account, ClientRegistration};
 use super::seed::Seed;
-use super::ClientRegistration;
-
-pub const OPENID: &str = "openid";
-pub const EMAIL: &str = "https://www.googleapis.com/auth/userinfo.email";
-pub const PROFILE: &str = "https://www.googleapis.com/auth/userinfo.profile";
-
-/// A Drive file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DriveFile {
-    pub id: String,
-    pub name: String,
-    pub mime_type: String,
-    pub created_time: DateTime<Utc>,
-    pub modified_time: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-}
-
-/// A Gmail message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Message {
-    pub id: String,
-    pub thread_id: String,
-    pub label_ids: Vec<String>,
-    pub subject: String,
-    pub from: String,
-    pub to: String,
-    pub snippet: String,
-    pub body: String,
-    /// Milliseconds since the epoch.
-    pub internal_date: i64,
-}
-
-/// A Google account.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Account {
-    pub sub: String,
-    pub email: String,
-    pub name: String,
-    pub given_name: String,
-    pub family_name: String,
-    pub picture: String,
-    #[serde(default)]
-    pub files: Vec<DriveFile>,
-    #[serde(default)]
-    pub messages: Vec<Message>,
-}
 
 /// What an account has consented to for one client.
 #[derive(Debug, Clone, Default)]
@@ -302,23 +254,26 @@ impl Shared {
     }
 }
 
-/// Normalises one requested scope (`email`/`profile` shorthands → full URLs).
-pub fn normalize_scope(s: &str) -> String {
-    match s {
-        "email" => EMAIL.to_string(),
-        "profile" => PROFILE.to_string(),
-        other => other.to_string(),
+/// Applies the next pending fault for `endpoint`: waits, then maybe answers an error.
+pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse> {
+    let fault = shared
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take(endpoint);
+    let (status, delay) = fault?;
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
+    status.map(|s| fault_response(endpoint, s))
 }
 
-/// openid, email and profile: always granted when requested, never a checkbox.
-pub fn is_basic(s: &str) -> bool {
-    s == OPENID || s == EMAIL || s == PROFILE
-}
-
-/// Google's order in the `scope` answer: the basic ones as requested, then the rest.
-pub fn scope_string(scopes: &BTreeSet<String>) -> String {
-    let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    v.sort_by_key(|s| (!is_basic(s), *s));
-    v.join(" ")
+/// Mints an ID token signed by this emulator, applying the next pending ID-token fault if any.
+pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
+    let fault = shared
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take_id_token();
+    sign_id_token(shared.keys, &shared.issuer, fault, input)
 }

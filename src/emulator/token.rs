@@ -10,10 +10,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::errors::oauth_error;
-use super::faults::{take_fault, LogInfo};
-use super::keys::{id_token, IdTokenInput};
-use super::state::{scope_string, Shared, Store, OPENID};
-use super::ClientKind;
+use super::faults::LogInfo;
+use super::keys::IdTokenInput;
+use super::model::ClientKind;
+use super::model::{scope_string, OPENID};
+use super::state::id_token;
+use super::state::take_fault;
+use super::state::{Shared, Store};
 
 fn invalid_request(d: &str) -> HttpResponse {
     oauth_error(400, "invalid_request", d)
@@ -317,7 +320,7 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
             let wanted: BTreeSet<String> = s
                 .split(' ')
                 .filter(|x| !x.is_empty())
-                .map(super::state::normalize_scope)
+                .map(super::model::normalize_scope)
                 .collect();
             if !wanted.is_subset(&entry.scopes) {
                 return oauth_error(400, "invalid_scope", "Some requested scopes were invalid. They are not a subset of the originally granted scopes.");

@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::errors::{api_insufficient_scope, api_unauthenticated, oauth_error};
-use super::faults::take_fault;
-use super::state::{AccessEntry, Shared, EMAIL, PROFILE};
+use super::model::{EMAIL, PROFILE};
+use super::state::take_fault;
+use super::state::{AccessEntry, Shared};
 
 /// The Bearer token of a request (`Authorization` header, else `access_token` query parameter).
 pub fn bearer(req: &HttpRequest) -> Option<String> {
@@ -108,7 +109,7 @@ pub async fn tokeninfo(
             "azp": entry.client_id,
             "aud": entry.client_id,
             "sub": account.sub,
-            "scope": super::state::scope_string(&entry.scopes),
+            "scope": super::model::scope_string(&entry.scopes),
             "exp": exp.to_string(),
             "expires_in": (exp - chrono::Utc::now().timestamp()).max(0).to_string(),
             "access_type": if store.refresh.values().any(|r| r.family == entry.family) { "offline" } else { "online" },

@@ -1,9 +1,10 @@
 //! Drive v3: one page of the user's files.
 
 use serde::Deserialize;
+use url::Url;
 
-use super::GoogleError;
-use crate::vault::Token;
+use super::{GoogleError, PageToken};
+use crate::secret::Token;
 
 /// Scopes any of which lets the app list file metadata.
 pub const SCOPES: &[&str] = &[
@@ -32,53 +33,67 @@ pub struct FileList {
     pub next_page_token: Option<String>,
 }
 
-/// Lists one page of files, newest first.
-pub async fn list_files(
-    http: &reqwest::Client,
-    api_base: &url::Url,
-    token: &Token,
-    page_size: u32,
-    page_token: Option<&str>,
-) -> Result<FileList, GoogleError> {
-    let mut url = api_base
-        .join("drive/v3/files")
-        .map_err(|e| GoogleError::Unavailable(e.into()))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("pageSize", &page_size.to_string())
-            .append_pair("orderBy", "modifiedTime desc")
-            .append_pair(
-                "fields",
-                "nextPageToken,files(id,name,mimeType,modifiedTime)",
-            );
-        if let Some(t) = page_token {
-            q.append_pair("pageToken", t);
-        }
+/// The Drive v3 API at `api_base`. Cheap to clone.
+#[derive(Clone)]
+pub struct Drive {
+    http: reqwest::Client,
+    api_base: Url,
+}
+
+impl Drive {
+    pub fn new(http: reqwest::Client, api_base: Url) -> Self {
+        Self { http, api_base }
     }
-    let response = http
-        .get(url)
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive request failed: {e}")))?;
-    match response.status().as_u16() {
-        200 => response
-            .json()
-            .await
-            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive answered badly: {e}"))),
-        401 => Err(GoogleError::Unauthorized),
-        // Google says which 403 it is in WWW-Authenticate; others (rate limits) are transient.
-        403 if response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| h.contains("insufficient_scope")) =>
+
+    /// Lists one page of files, newest first.
+    pub async fn list_files(
+        &self,
+        token: &Token,
+        page_size: u32,
+        page_token: Option<&PageToken>,
+    ) -> Result<FileList, GoogleError> {
+        let mut url = self
+            .api_base
+            .join("drive/v3/files")
+            .map_err(|e| GoogleError::Unavailable(e.into()))?;
         {
-            Err(GoogleError::InsufficientScope)
+            let mut q = url.query_pairs_mut();
+            q.append_pair("pageSize", &page_size.to_string())
+                .append_pair("orderBy", "modifiedTime desc")
+                .append_pair(
+                    "fields",
+                    "nextPageToken,files(id,name,mimeType,modifiedTime)",
+                );
+            if let Some(t) = page_token {
+                q.append_pair("pageToken", t.as_str());
+            }
         }
-        status => Err(GoogleError::Unavailable(anyhow::anyhow!(
-            "Drive answered {status}"
-        ))),
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive request failed: {e}")))?;
+        match response.status().as_u16() {
+            200 => response.json().await.map_err(|e| {
+                GoogleError::Unavailable(anyhow::anyhow!("Drive answered badly: {e}"))
+            }),
+            400 => Err(GoogleError::BadRequest),
+            401 => Err(GoogleError::Unauthorized),
+            // Google says which 403 it is in WWW-Authenticate; others (rate limits) are transient.
+            403 if response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.contains("insufficient_scope")) =>
+            {
+                Err(GoogleError::InsufficientScope)
+            }
+            status => Err(GoogleError::Unavailable(anyhow::anyhow!(
+                "Drive answered {status}"
+            ))),
+        }
     }
 }
 

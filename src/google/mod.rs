@@ -1,6 +1,8 @@
 //! The provider client: Google's wire formats and nothing else. It knows OAuth 2.0 / OpenID
 //! Connect (authorization URL, code exchange, ID-token verification) and the Drive API; it is
 //! pointed at real Google, another OpenID provider or the emulator purely by configuration.
+//! It imports only `secret` (the `Token` wrapper) and `store::users::Profile`, the verified
+//! identity it hands up.
 
 pub mod drive;
 pub mod oauth;
@@ -16,7 +18,9 @@ pub const SIGN_IN_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/drive.metadata.readonly",
 ];
 
-/// The resolved OAuth client and endpoints the app talks to.
+/// The resolved OAuth client and endpoints the app talks to. Built in exactly two ways: from
+/// a downloaded client secret ([`GoogleConfig::provider`]) or for an emulator at a known
+/// origin ([`GoogleConfig::emulated`]).
 #[derive(Debug, Clone)]
 pub struct GoogleConfig {
     pub client_id: String,
@@ -26,6 +30,69 @@ pub struct GoogleConfig {
     pub issuer: Url,
     /// Base URL of the Drive / Gmail REST APIs.
     pub api_base: Url,
+}
+
+impl GoogleConfig {
+    /// A real provider (Google or another OpenID provider): the client from its
+    /// `client_secret.json`, the issuer to discover, where its APIs live.
+    pub fn provider(
+        client_id: String,
+        client_secret: SecretString,
+        redirect_uri: String,
+        issuer: Url,
+        api_base: Url,
+    ) -> Self {
+        Self {
+            client_id,
+            client_secret,
+            redirect_uri,
+            issuer,
+            api_base,
+        }
+    }
+
+    /// A Google emulator at `origin`, which is both the issuer and the API base.
+    pub fn emulated(
+        origin: Url,
+        client_id: String,
+        client_secret: SecretString,
+        redirect_uri: String,
+    ) -> Self {
+        Self::provider(
+            client_id,
+            client_secret,
+            redirect_uri,
+            origin.clone(),
+            origin,
+        )
+    }
+}
+
+/// An opaque `pageToken` of a Google list API (Drive, Gmail), as it travels in our own links:
+/// bounded in length and limited to the characters Google's tokens use, so a tampered link is
+/// refused before it reaches Google or a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(String);
+
+impl PageToken {
+    pub const MAX_LEN: usize = 512;
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'_' | b'.' | b'~' | b'!' | b'*' | b'=' | b'+' | b'/'
+                    )
+            });
+        ok.then(|| Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Shared HTTP client for provider calls: no redirects followed, bounded timeouts.
@@ -56,4 +123,25 @@ pub enum GoogleError {
     /// The grant lacks a scope the API needs (403).
     #[error("the grant lacks a needed scope")]
     InsufficientScope,
+    /// The API refused a parameter we sent (400), e.g. a page token it does not know.
+    #[error("the API refused the request's parameters")]
+    BadRequest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageToken;
+
+    #[test]
+    fn page_tokens_are_bounded_opaque_strings() {
+        assert!(PageToken::parse("ZW11MToyNQ").is_some());
+        assert!(PageToken::parse("~!!~AI9FV7Tj-_x.y=+/").is_some());
+        assert!(PageToken::parse("09876543210987654321").is_some());
+        assert!(PageToken::parse("").is_none());
+        assert!(PageToken::parse("a b").is_none());
+        assert!(PageToken::parse("a&b=c").is_none());
+        assert!(PageToken::parse("<script>").is_none());
+        assert!(PageToken::parse(&"a".repeat(PageToken::MAX_LEN)).is_some());
+        assert!(PageToken::parse(&"a".repeat(PageToken::MAX_LEN + 1)).is_none());
+    }
 }

@@ -15,8 +15,8 @@ use secrecy::ExposeSecret;
 use tokio::sync::RwLock;
 
 use super::{GoogleConfig, GoogleError};
+use crate::secret::Token;
 use crate::store::users::Profile;
-use crate::vault::Token;
 
 type Client = CoreClient<
     EndpointSet,

@@ -8,9 +8,38 @@ use super::schema::credentials;
 use super::users::UserId;
 use super::{now, AnyConnection};
 
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_NEEDS_CONSENT: &str = "needs_consent";
-pub const STATUS_REVOKED: &str = "revoked";
+/// Where a credential stands, as stored in `credentials.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Usable (its access token may still need a refresh).
+    Active,
+    /// The grant is gone (revoked, expired, unreadable): the user must consent again.
+    NeedsConsent,
+    /// Revoked on purpose (by the user or an admin).
+    Revoked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::NeedsConsent => "needs_consent",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "active" => Ok(Self::Active),
+            "needs_consent" => Ok(Self::NeedsConsent),
+            "revoked" => Ok(Self::Revoked),
+            _ => Err(format!("unknown credential status {s:?}")),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = credentials)]
@@ -22,8 +51,16 @@ pub struct Credential {
     pub access_token: Option<Vec<u8>>,
     pub access_expires_at: Option<chrono::NaiveDateTime>,
     pub scopes: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Status,
     pub updated_at: chrono::NaiveDateTime,
+}
+
+impl Credential {
+    /// Whether background access works: active, with a refresh token.
+    pub fn has_offline_access(&self) -> bool {
+        self.status == Status::Active && self.refresh_token.is_some()
+    }
 }
 
 /// A token response, sealed, ready to store.
@@ -54,7 +91,7 @@ pub fn save_grant(
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(STATUS_ACTIVE),
+                    credentials::status.eq(Status::Active.as_str()),
                     credentials::updated_at.eq(t),
                 ))
                 .execute(conn)?,
@@ -66,7 +103,7 @@ pub fn save_grant(
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(STATUS_ACTIVE),
+                    credentials::status.eq(Status::Active.as_str()),
                     credentials::updated_at.eq(t),
                 ))
                 .execute(conn)?,
@@ -80,7 +117,7 @@ pub fn save_grant(
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(STATUS_ACTIVE),
+                    credentials::status.eq(Status::Active.as_str()),
                     credentials::updated_at.eq(t),
                 ))
                 .execute(conn)?;
@@ -209,7 +246,7 @@ pub fn mark_needs_consent(
     seen_refresh_token: Option<&[u8]>,
 ) -> anyhow::Result<bool> {
     let set = (
-        credentials::status.eq(STATUS_NEEDS_CONSENT),
+        credentials::status.eq(Status::NeedsConsent.as_str()),
         credentials::refresh_token.eq(None::<Vec<u8>>),
         credentials::access_token.eq(None::<Vec<u8>>),
         credentials::access_expires_at.eq(None::<chrono::NaiveDateTime>),
@@ -245,6 +282,6 @@ pub fn users_with_credentials(
         .context("listing users with a credential")?;
     Ok(rows
         .into_iter()
-        .map(|(id, email, status)| (UserId(id), email, status == STATUS_ACTIVE))
+        .map(|(id, email, status)| (UserId(id), email, status == Status::Active.as_str()))
         .collect())
 }

@@ -50,6 +50,17 @@ impl Backend {
     }
 }
 
+/// Where the database is and how the pool is sized (`DATABASE_URL`, `DB_POOL_SIZE`,
+/// `DB_TIMEOUT_SECS`).
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    pub pool_size: u32,
+    /// How long a request waits for a connection before "temporarily unavailable".
+    pub timeout: Duration,
+}
+
 /// Why a database call failed, as far as a web page cares.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -85,14 +96,16 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Pragmas {
 
 impl Db {
     /// Connects (creating the SQLite file's folder if needed) and runs pending migrations.
-    pub fn connect(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
-        let db = Self::open(url, pool_size, timeout)?;
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let db = Self::open(settings)?;
         db.migrate()?;
         Ok(db)
     }
 
     /// Connects (creating the SQLite file's folder if needed) without migrating.
-    pub fn open(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn open(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (url, pool_size, timeout) =
+            (settings.url.as_str(), settings.pool_size, settings.timeout);
         let backend = Backend::from_url(url)?;
         let conn_url = match backend {
             Backend::Sqlite => {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::schema::sessions;
 use super::users::UserId;
 use super::{now, AnyConnection, Db, DbError};
-use crate::vault::Cipher;
+use crate::secret::Cipher;
 
 /// Set (only in memory, never saved) on a session whose row could not be loaded because the
 /// database is unavailable; a middleware answers such requests with the 503 page. actix-session

@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{aad, Cipher, Token, VaultError};
+use super::aad;
 use crate::google::oauth::{Grant, OAuth};
 use crate::google::GoogleError;
-use crate::store::credentials::{self, Credential, SealedGrant, STATUS_ACTIVE};
+use crate::secret::{Cipher, SealError, Token};
+use crate::store::credentials::{self, Credential, SealedGrant, Status};
 use crate::store::users::UserId;
 use crate::store::{Db, DbError};
 
@@ -96,18 +97,35 @@ impl Vault {
             .await
     }
 
+    /// The OAuth client whose credentials this vault keeps.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// Whether background access works for `user` (an active credential with a refresh token).
     pub async fn has_offline_access(&self, user: UserId) -> Result<bool, DbError> {
         Ok(self
             .load(user)
             .await?
-            .is_some_and(|c| c.status == STATUS_ACTIVE && c.refresh_token.is_some()))
+            .is_some_and(|c| c.has_offline_access()))
     }
 
     /// An access token valid for at least another minute, refreshing if needed.
     pub async fn access_token(&self, user: UserId) -> Result<Access, TokenError> {
-        let cred = self.load_active(user).await?;
-        if let Some(access) = self.usable(user, &cred, None) {
+        let cred = self.load(user).await?;
+        self.access_token_from(user, cred.as_ref()).await
+    }
+
+    /// The same, starting from `cred`, the user's credential for this vault's client as the
+    /// caller just read it: no database round trip while its access token is fresh.
+    pub async fn access_token_from(
+        &self,
+        user: UserId,
+        cred: Option<&Credential>,
+    ) -> Result<Access, TokenError> {
+        let cred = active(cred)?;
+        debug_assert_eq!(cred.client_id, self.client_id);
+        if let Some(access) = self.usable(user, cred, None) {
             return Ok(access);
         }
         self.refresh_once(user, None).await
@@ -171,11 +189,8 @@ impl Vault {
     }
 
     async fn load_active(&self, user: UserId) -> Result<Credential, TokenError> {
-        match self.load(user).await? {
-            Some(c) if c.status == STATUS_ACTIVE => Ok(c),
-            Some(_) => Err(TokenError::NeedsConsent("access must be granted again")),
-            None => Err(TokenError::NeedsConsent("no access has been granted yet")),
-        }
+        let cred = self.load(user).await?;
+        active(cred.as_ref()).cloned()
     }
 
     /// The stored access token if it is readable, valid for more than [`MARGIN`], and not the
@@ -207,11 +222,11 @@ impl Vault {
             .seal(token.expose().as_bytes(), &aad(user, field))
     }
 
-    fn open(&self, user: UserId, field: &str, sealed: &[u8]) -> Result<Token, VaultError> {
+    fn open(&self, user: UserId, field: &str, sealed: &[u8]) -> Result<Token, SealError> {
         let bytes = self.cipher.open(sealed, &aad(user, field))?;
         String::from_utf8(bytes)
             .map(Token::new)
-            .map_err(|_| VaultError::Corrupt)
+            .map_err(|_| SealError::Corrupt)
     }
 
     /// Decrypts the stored refresh token (tests and diagnostics).
@@ -226,6 +241,15 @@ impl Vault {
                 .map(Some)
                 .map_err(|e| TokenError::Unavailable(e.into())),
         }
+    }
+}
+
+/// The credential if it is usable, else why consent is needed.
+fn active(cred: Option<&Credential>) -> Result<&Credential, TokenError> {
+    match cred {
+        Some(c) if c.status == Status::Active => Ok(c),
+        Some(_) => Err(TokenError::NeedsConsent("access must be granted again")),
+        None => Err(TokenError::NeedsConsent("no access has been granted yet")),
     }
 }
 

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use super::page::{render, see_other, SignedIn};
 use crate::google::GoogleError;
 use crate::store::DbError;
 
@@ -15,11 +16,14 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
     /// Offer a "Try again" link to sign-in.
     pub try_again: bool,
-    pub user: Option<crate::web::session::SignedIn>,
+    pub user: Option<SignedIn>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The page needs a signed-in user and the request has none: start signing in.
+    #[error("sign-in required")]
+    SignInRequired,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("forbidden: {0}")]
@@ -56,6 +60,7 @@ impl From<GoogleError> for AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::SignInRequired => StatusCode::SEE_OTHER,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) | Self::Misconfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,6 +71,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let (title, message) = match self {
+            Self::SignInRequired => return see_other("/oauth2callback"),
             Self::BadRequest(m) => ("That request could not be used", *m),
             Self::Forbidden(m) => ("Not allowed", *m),
             Self::Unavailable(_) => (
@@ -86,6 +92,7 @@ impl ResponseError for AppError {
             ),
         };
         match self {
+            Self::SignInRequired => {}
             Self::BadRequest(_) | Self::Forbidden(_) => {
                 tracing::warn!(error = %self, "request refused")
             }
@@ -115,21 +122,6 @@ impl ResponseError for AppError {
     }
 }
 
-/// Renders a template with a status; a template failure becomes a plain 500.
-pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed to render");
-            HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body("Something went wrong.")
-        }
-    }
-}
-
 /// Turns actix's own extractor errors (bad query strings, bad forms) into our error page.
 pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
     tracing::warn!(error = %err, "malformed request");
@@ -152,4 +144,65 @@ pub fn session_store_failure(
 ) -> actix_web::dev::ServiceResponse {
     tracing::error!(error = %err, "the session store failed while saving");
     actix_web::dev::ServiceResponse::new(req, database_outage())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_body(e: AppError) -> (StatusCode, String) {
+        let resp = e.error_response();
+        let status = resp.status();
+        let body = actix_web::body::to_bytes(resp.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .expect("a rendered page is ready at once")
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn each_error_has_its_status_and_a_fixed_message() {
+        let cases = [
+            (AppError::BadRequest("Bad link."), 400, "Bad link."),
+            (AppError::Forbidden("No."), 403, "Not allowed"),
+            (
+                AppError::Unavailable(anyhow::anyhow!("pool timed out at db.internal:5432")),
+                503,
+                "Temporarily unavailable",
+            ),
+            (
+                AppError::Misconfigured(anyhow::anyhow!("key 1234 unknown")),
+                503,
+                "cannot read its stored data",
+            ),
+            (
+                AppError::Upstream(anyhow::anyhow!("connect error 10.0.0.1")),
+                502,
+                "Google could not be reached",
+            ),
+            (
+                AppError::Unexpected(anyhow::anyhow!("SELECT secret FROM t")),
+                500,
+                "Something went wrong",
+            ),
+        ];
+        for (error, status, text) in cases {
+            let cause = format!("{:?}", error);
+            let (got, body) = status_and_body(error);
+            assert_eq!(got.as_u16(), status, "{cause}");
+            assert!(body.contains(text), "{cause}: {body}");
+            for internal in ["db.internal", "1234", "10.0.0.1", "SELECT"] {
+                assert!(!body.contains(internal), "{cause} leaked {internal}");
+            }
+        }
+    }
+
+    #[test]
+    fn unavailable_pages_say_when_to_retry_and_sign_in_redirects() {
+        let resp = AppError::Unavailable(anyhow::anyhow!("x")).error_response();
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "5");
+        let resp = AppError::SignInRequired.error_response();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers().get("location").unwrap(), "/oauth2callback");
+    }
 }

@@ -1,15 +1,19 @@
-//! `GET /`: the landing page, or the signed-in user's Drive files, 25 a page.
+//! `GET /`: the landing page, or the signed-in user's Drive files, 25 a page (the PHP sample's
+//! index.php). A view reads the session, then the user, their grant and their last sync in one
+//! query, then asks Drive; it writes nothing unless the access token must be refreshed.
 
-use actix_session::Session;
-use actix_web::{http::StatusCode, web, HttpResponse};
+use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::errors::{render, AppError};
-use super::session::{self, SignedIn, DRIVE_PAGES_KEY};
+use super::errors::AppError;
+use super::extract::{CurrentUser, MaybeUser};
+use super::page::{render, see_other, SignedIn};
+use super::paging::{Cursor, Requested};
 use super::State;
-use crate::google::drive;
-use crate::store::sync_status::{self, SyncStatus};
-use crate::vault::{CallError, TokenError};
+use crate::google::drive::{self, DriveFile};
+use crate::google::{GoogleError, PageToken};
+use crate::store::sync_status::SyncStatus;
+use crate::vault::{Access, CallError, TokenError};
 
 pub const PAGE_SIZE: u32 = 25;
 
@@ -28,14 +32,31 @@ struct FileRow {
     modified: String,
 }
 
+impl From<DriveFile> for FileRow {
+    fn from(f: DriveFile) -> Self {
+        Self {
+            kind: drive::kind_label(&f.mime_type).to_string(),
+            modified: f
+                .modified_time
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
+            name: f.name,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "pages/home.html")]
 struct Home {
     user: Option<SignedIn>,
     files: Vec<FileRow>,
-    page: usize,
-    prev: Option<usize>,
-    next: Option<usize>,
+    page: u32,
+    prev: Option<String>,
+    next: Option<String>,
+    /// Past the first page with no Previous (the link's history ran out).
+    first: Option<&'static str>,
     /// Drive was not granted: explain and offer to grant it.
     missing_drive: bool,
     /// No refresh token is stored: background access needs consent again.
@@ -52,23 +73,12 @@ struct Reconsent<'a> {
     reason: &'a str,
 }
 
-#[derive(serde::Deserialize)]
-pub struct HomeQuery {
-    page: Option<usize>,
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", to))
-        .finish()
-}
-
 pub async fn index(
     state: State,
-    session: Session,
-    query: web::Query<HomeQuery>,
+    user: MaybeUser,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let Some(signed_in) = session::current_user(&state, &session).await? else {
+    let Some(user) = user.0 else {
         return Ok(render(
             StatusCode::OK,
             &Landing {
@@ -77,96 +87,74 @@ pub async fn index(
             },
         ));
     };
-    let user = signed_in.user.user_id();
-    let access = match state.vault.access_token(user).await {
-        Ok(a) => a,
-        Err(e) => return token_failure(e, signed_in),
+    let cursor = match Cursor::from_query(req.query_string())? {
+        Requested::Page(c) => c,
+        Requested::Restart => return Ok(see_other("/")),
     };
-    let offline_missing = !state.vault.has_offline_access(user).await?;
-    let last_sync = state
-        .db
-        .run(move |c| sync_status::find(c, user))
-        .await?
-        .map(|s| describe_sync(&s));
+    let access = match state
+        .vault
+        .access_token_from(user.id(), user.credential.as_ref())
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return token_failure(e, &user),
+    };
     let mut home = Home {
-        user: None,
+        user: Some(user.signed_in()),
         files: vec![],
-        page: 1,
+        page: cursor.page,
         prev: None,
         next: None,
+        first: None,
         missing_drive: false,
-        offline_missing,
-        last_sync,
+        offline_missing: !user
+            .credential
+            .as_ref()
+            .is_some_and(|c| c.has_offline_access()),
+        last_sync: user.last_sync.as_ref().map(describe_sync),
     };
     if !access.has_any_scope(drive::SCOPES) {
         home.missing_drive = true;
-        home.user = Some(signed_in);
         return Ok(render(StatusCode::OK, &home));
     }
-
-    let page = query.page.unwrap_or(1).max(1);
-    let mut pages: Vec<String> = session
-        .get(DRIVE_PAGES_KEY)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let page_token = match page {
-        1 => None,
-        n if n - 1 < pages.len() => Some(pages[n - 1].clone()),
-        // A page we have no token for (old link, new session): start at the beginning.
-        _ => return Ok(see_other("/")),
-    };
-
-    let (http, api_base) = (&state.http, &state.oauth.config().api_base);
-    let fetched =
-        state
-            .vault
-            .call(user, access, |a| {
-                let token = page_token.clone();
-                async move {
-                    drive::list_files(http, api_base, &a.token, PAGE_SIZE, token.as_deref()).await
-                }
-            })
-            .await;
-    let list = match fetched {
-        Ok(list) => list,
-        Err(CallError::Token(e)) => return token_failure(e, signed_in),
-        Err(CallError::Google(e)) => return Err(e.into()),
-    };
-
-    pages.truncate(page);
-    if page == 1 {
-        pages = vec![String::new()];
-    }
-    home.next = match &list.next_page_token {
-        Some(t) => {
-            pages.push(t.clone());
-            Some(page + 1)
-        }
-        None => None,
-    };
-    session
-        .insert(DRIVE_PAGES_KEY, &pages)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving page tokens: {e}")))?;
-
-    home.files = list
-        .files
-        .into_iter()
-        .map(|f| FileRow {
-            kind: drive::kind_label(&f.mime_type).to_string(),
-            modified: f
-                .modified_time
+    match list_page(&state, &user, access, &cursor).await {
+        Ok(page) => {
+            home.files = page.files.into_iter().map(FileRow::from).collect();
+            home.next = page
+                .next_page_token
                 .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default(),
-            name: f.name,
+                .and_then(PageToken::parse)
+                .map(|t| cursor.next_link("/", &t));
+            home.prev = cursor.prev_link("/");
+            if home.prev.is_none() && cursor.page > 1 {
+                home.first = Some("/");
+            }
+            Ok(render(StatusCode::OK, &home))
+        }
+        Err(CallError::Token(e)) => token_failure(e, &user),
+        Err(CallError::Google(GoogleError::BadRequest)) => Err(AppError::BadRequest(
+            "Google did not accept this page link (it may be too old). Start again from the first page.",
+        )),
+        Err(CallError::Google(e)) => Err(e.into()),
+    }
+}
+
+/// One page of Drive files (a 401 refreshes once and retries, through the vault).
+async fn list_page(
+    state: &State,
+    user: &CurrentUser,
+    access: Access,
+    cursor: &Cursor,
+) -> Result<drive::FileList, CallError> {
+    let drive = &state.drive;
+    state
+        .vault
+        .call(user.id(), access, |a| async move {
+            drive
+                .list_files(&a.token, PAGE_SIZE, cursor.token.as_ref())
+                .await
         })
-        .collect();
-    home.page = page;
-    home.prev = (page > 1).then(|| page - 1);
-    home.user = Some(signed_in);
-    Ok(render(StatusCode::OK, &home))
+        .await
 }
 
 fn describe_sync(s: &SyncStatus) -> String {
@@ -179,12 +167,12 @@ fn describe_sync(s: &SyncStatus) -> String {
 }
 
 /// No access token could be had: explain and offer consent, or fail the request.
-fn token_failure(e: TokenError, signed_in: SignedIn) -> Result<HttpResponse, AppError> {
+fn token_failure(e: TokenError, user: &CurrentUser) -> Result<HttpResponse, AppError> {
     match e {
         TokenError::NeedsConsent(reason) => Ok(render(
             StatusCode::OK,
             &Reconsent {
-                user: Some(signed_in),
+                user: Some(user.signed_in()),
                 reason,
             },
         )),

@@ -3,11 +3,14 @@
 
 pub mod csrf;
 pub mod errors;
+pub mod extract;
 pub mod headers;
 pub mod health;
 pub mod home;
 pub mod oauth;
 pub mod outage;
+pub mod page;
+pub mod paging;
 pub mod session;
 pub mod telemetry;
 
@@ -16,9 +19,10 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::config::Settings;
+use crate::google::drive::Drive;
 use crate::google::oauth::OAuth;
 use crate::store::Db;
-use crate::vault::{Keys, Vault};
+use crate::vault::Vault;
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
@@ -27,9 +31,8 @@ pub struct AppState {
     pub oauth: Arc<OAuth>,
     /// Stored credentials and fresh access tokens.
     pub vault: Vault,
-    /// Client for API calls (Drive, Gmail); no redirects, bounded timeouts.
-    pub http: reqwest::Client,
-    pub keys: Keys,
+    /// The Drive API.
+    pub drive: Drive,
 }
 
 pub type State = web::Data<Arc<AppState>>;

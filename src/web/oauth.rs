@@ -5,15 +5,16 @@
 //! the credential, rotate the session id, then 303 to `/` at once so the code leaves the URL.
 
 use actix_session::Session;
-use actix_web::{http::StatusCode, web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::errors::{render, AppError, ErrorPage};
-use super::session::PENDING_KEY;
+use super::errors::{AppError, ErrorPage};
+use super::extract;
+use super::page::{render, see_other, SignedIn};
+use super::session::{self, PENDING_KEY, USER_ID_KEY};
 use super::{csrf, State};
 use crate::google::oauth::{AuthRequest, Grant, PendingAuth};
 use crate::google::{GoogleError, SIGN_IN_SCOPES};
-use crate::store::sessions::USER_ID_KEY;
 use crate::store::users::{self, UserId};
 
 #[derive(serde::Deserialize)]
@@ -38,6 +39,7 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
 pub async fn callback(
     state: State,
     session: Session,
+    req: HttpRequest,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
@@ -46,7 +48,7 @@ pub async fn callback(
         return Ok(provider_error(&error));
     }
     let Some(code) = query.code else {
-        return start(&state, &session).await;
+        return start(&state, &session, &req).await;
     };
 
     // The pending authorization is single-use: taken out whatever happens next.
@@ -98,20 +100,26 @@ pub async fn callback(
     let offline = state.vault.store_grant(user_id, &grant).await?;
     tracing::info!(user_id = %user_id, offline, "signed in");
 
+    // A new session id, holding the user, their CSRF token and when it was extended: the
+    // page views that follow then read it without writing it back.
     session.clear();
     session.renew();
     session
         .insert(USER_ID_KEY, user_id.0)
+        .and_then(|()| session::mark_seen(&session))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/"))
-        .finish())
+    csrf::token(&session)?;
+    Ok(see_other("/"))
 }
 
 /// Sends the browser to the provider's consent page. A signed-in user without a stored refresh
 /// token gets `prompt=consent`, the only way to obtain one again.
-async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppError> {
-    let signed_in = super::session::current_user(state, session).await?;
+async fn start(
+    state: &State,
+    session: &Session,
+    req: &HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let signed_in = extract::look_up(req).await?;
     if session.status() == actix_session::SessionStatus::Purged {
         // The session named a user who is gone or disabled and was just ended; nothing can be
         // stored in it any more, so start again with a fresh one.
@@ -121,7 +129,9 @@ async fn start(state: &State, session: &Session) -> Result<HttpResponse, AppErro
     }
     let (force_consent, hint) = match &signed_in {
         Some(s) => (
-            !state.vault.has_offline_access(s.user.user_id()).await?,
+            !s.credential
+                .as_ref()
+                .is_some_and(|c| c.has_offline_access()),
             Some(s.user.email.as_str()),
         ),
         None => (false, None),
@@ -162,7 +172,7 @@ async fn store_user(state: &State, grant: &Grant) -> Result<Option<UserId>, AppE
 #[derive(Template)]
 #[template(path = "pages/denied.html")]
 struct Denied {
-    user: Option<super::session::SignedIn>,
+    user: Option<SignedIn>,
 }
 
 /// The provider sent `error=…` back.
@@ -199,11 +209,9 @@ pub async fn logout(
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&session, &form.csrf)?;
-    if let Some(id) = super::session::user_id(&session) {
+    if let Some(id) = session::user_id(&session) {
         tracing::info!(user_id = %id, "signed out");
     }
     session.purge();
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/"))
-        .finish())
+    Ok(see_other("/"))
 }

@@ -1,42 +1,31 @@
-//! What the server-side session holds, and the signed-in user.
+//! What the server-side session holds: the signed-in user's id, the pending authorization, the
+//! CSRF token, and when the session was last extended. A page view reads these; it writes only
+//! when [`touch_due`] says the sliding expiry is due (at most every [`TOUCH_EVERY`] seconds).
 
 use actix_session::Session;
 
-use super::errors::AppError;
-use super::State;
-use crate::store::sessions::USER_ID_KEY;
-use crate::store::users::{self, User, UserId};
+pub use crate::store::sessions::USER_ID_KEY;
+use crate::store::users::UserId;
 
 /// Session key of the pending authorization (state, nonce, PKCE verifier).
 pub const PENDING_KEY: &str = "pending_auth";
-/// Session key of the Drive page tokens seen so far (index i = token of page i + 1).
-pub const DRIVE_PAGES_KEY: &str = "drive_pages";
-
-/// A signed-in user, with the CSRF token their forms carry.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: User,
-    pub csrf: String,
-}
+/// Session key of when the session was last extended (seconds since the epoch).
+const SEEN_KEY: &str = "seen";
+/// How often a signed-in session's expiry slides forward (and `users.last_seen_at` moves):
+/// page views in between write nothing.
+pub const TOUCH_EVERY: i64 = 10 * 60;
 
 pub fn user_id(session: &Session) -> Option<UserId> {
     session.get::<i64>(USER_ID_KEY).ok().flatten().map(UserId)
 }
 
-/// The signed-in user, if the session names one that still exists and is not disabled.
-pub async fn current_user(state: &State, session: &Session) -> Result<Option<SignedIn>, AppError> {
-    let Some(id) = user_id(session) else {
-        return Ok(None);
-    };
-    let user = state.db.run(move |c| users::find(c, id)).await?;
-    match user {
-        Some(user) if user.disabled_at.is_none() => Ok(Some(SignedIn {
-            user,
-            csrf: super::csrf::token(session)?,
-        })),
-        _ => {
-            session.purge();
-            Ok(None)
-        }
-    }
+/// Whether this view should extend the session (and record the user as seen).
+pub fn touch_due(session: &Session) -> bool {
+    let seen = session.get::<i64>(SEEN_KEY).ok().flatten().unwrap_or(0);
+    chrono::Utc::now().timestamp() - seen >= TOUCH_EVERY
+}
+
+/// Records that the session was just extended; saving it slides its expiry.
+pub fn mark_seen(session: &Session) -> Result<(), actix_session::SessionInsertError> {
+    session.insert(SEEN_KEY, chrono::Utc::now().timestamp())
 }

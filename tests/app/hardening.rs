@@ -13,7 +13,7 @@ const ALICE: &str = "alice@example.test";
 on_both_backends! {
     async fn a_session_ended_elsewhere_is_not_brought_back_by_a_late_save(app) {
         use offline_access::store::sessions::{self, DbSessionStore, USER_ID_KEY};
-        let keys = offline_access::vault::Keys::derive(&app.settings.secret_key);
+        let keys = app.keys();
         let store = DbSessionStore::new(app.db.clone(), keys.sessions);
         app.sign_in(ALICE).await;
         let user = app.user_id(ALICE);
@@ -66,13 +66,17 @@ on_both_backends! {
             ),
             crate::helpers::Backend::Postgres => {
                 app.sql("DROP TABLE IF EXISTS sync_status, audit_log, sessions, credentials, users, __diesel_schema_migrations CASCADE");
-                app.settings.database_url.clone()
+                app.settings.database.url.clone()
             }
         };
         let starts = (0..4).map(|_| {
             let url = fresh.clone();
             tokio::task::spawn_blocking(move || {
-                offline_access::store::Db::connect(&url, 2, std::time::Duration::from_secs(10))
+                offline_access::store::Db::connect(&offline_access::store::DatabaseSettings {
+                    url,
+                    pool_size: 2,
+                    timeout: std::time::Duration::from_secs(10),
+                })
                     .map(|_| ())
                     .map_err(|e| format!("{e:#}"))
             })

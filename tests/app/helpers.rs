@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use offline_access::config::{ClientSecret, GoogleSource, Settings};
 use offline_access::emulator::{self, ClientKind, ClientRegistration};
-use offline_access::google::GoogleConfig;
 use offline_access::store::Db;
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
@@ -187,6 +186,7 @@ impl TestApp {
         ]);
         vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        // The emulator as a configured provider, as a user's own deployment would point at it.
         settings.google = GoogleSource::Provider {
             client: Box::new(
                 ClientSecret::parse(&format!(
@@ -195,21 +195,13 @@ impl TestApp {
                 .unwrap(),
             ),
             issuer: emu_url.clone(),
-            api_base: emu_url.clone(),
-        };
-        let google = GoogleConfig {
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.to_string().into(),
-            redirect_uri: settings.redirect_uri(),
-            issuer: emu_url.clone(),
             api_base: emu_url,
         };
-        let db = offline_access::startup::connect_db(&settings)
+        let running = offline_access::startup::start_on(listener, settings.clone(), None)
             .await
             .unwrap();
-        let server =
-            offline_access::startup::run(listener, settings.clone(), google, db.clone()).unwrap();
-        tokio::spawn(server);
+        let db = running.db.clone();
+        tokio::spawn(running.server);
         let (client, jar) = client_with_jar();
         Self {
             addr,
@@ -229,16 +221,17 @@ impl TestApp {
     pub async fn second_instance(&self) -> (String, Db) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let keys = offline_access::vault::Keys::derive(&self.settings.secret_key);
-        let google = offline_access::startup::background_google(&self.settings, &keys).unwrap();
-        let db = offline_access::startup::connect_db(&self.settings)
+        let running = offline_access::startup::start_on(listener, self.settings.clone(), None)
             .await
             .unwrap();
-        let server =
-            offline_access::startup::run(listener, self.settings.clone(), google, db.clone())
-                .unwrap();
-        tokio::spawn(server);
+        let db = running.db.clone();
+        tokio::spawn(running.server);
         (addr, db)
+    }
+
+    /// The keys the app derives from its SECRET_KEY.
+    pub fn keys(&self) -> offline_access::secret::Keys {
+        offline_access::secret::Keys::derive(&self.settings.secret_key)
     }
 
     /// A hex blob literal in this backend's SQL dialect.
@@ -362,7 +355,7 @@ impl TestApp {
 
     /// The app's vault, to read what it stored (decrypting as the app does).
     pub fn vault(&self) -> offline_access::vault::Vault {
-        let keys = offline_access::vault::Keys::derive(&self.settings.secret_key);
+        let keys = self.keys();
         let google = offline_access::startup::background_google(&self.settings, &keys).unwrap();
         let oauth = offline_access::google::oauth::OAuth::new(
             google,
@@ -407,7 +400,7 @@ impl TestApp {
         assert_eq!(rows.len(), 1);
         let c = &rows[0];
         (
-            c.status.clone(),
+            c.status.as_str().to_string(),
             c.refresh_token.is_some(),
             c.access_token.is_some(),
         )
@@ -445,6 +438,130 @@ impl TestApp {
         self.db
             .run_blocking(move |c| Ok(diesel::sql_query(sql).get_result::<Count>(c)?.n))
             .unwrap()
+    }
+}
+
+/// What a page view could have written: every session, user and credential row, the sync
+/// statuses, and (on SQLite) the bytes of the database file and its write-ahead log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub sessions: Vec<SessionRow>,
+    /// (id, last_seen_at, email, name, is_admin)
+    pub users: Vec<(i64, chrono::NaiveDateTime, String, String, bool)>,
+    /// (id, access_token, refresh_token, access_expires_at, scopes, status, updated_at)
+    #[allow(clippy::type_complexity)]
+    pub credentials: Vec<(
+        i64,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<chrono::NaiveDateTime>,
+        String,
+        String,
+        chrono::NaiveDateTime,
+    )>,
+    pub sync_statuses: i64,
+    pub sqlite_files: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, diesel::Queryable)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: Option<i64>,
+    /// Sealed with a fresh nonce at every save: any write changes it.
+    pub state: Vec<u8>,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+impl TestApp {
+    pub fn snapshot(&self) -> Snapshot {
+        use diesel::prelude::*;
+        use offline_access::store::schema::{credentials, sessions, users};
+        let (sessions, users, credentials) = self
+            .db
+            .run_blocking(|c| {
+                Ok((
+                    sessions::table
+                        .order(sessions::id_hash)
+                        .select((
+                            sessions::id_hash,
+                            sessions::user_id,
+                            sessions::state,
+                            sessions::expires_at,
+                        ))
+                        .load::<SessionRow>(c)?,
+                    users::table
+                        .order(users::id)
+                        .select((
+                            users::id,
+                            users::last_seen_at,
+                            users::email,
+                            users::name,
+                            users::is_admin,
+                        ))
+                        .load(c)?,
+                    credentials::table
+                        .order(credentials::id)
+                        .select((
+                            credentials::id,
+                            credentials::access_token,
+                            credentials::refresh_token,
+                            credentials::access_expires_at,
+                            credentials::scopes,
+                            credentials::status,
+                            credentials::updated_at,
+                        ))
+                        .load(c)?,
+                ))
+            })
+            .unwrap();
+        let sqlite_files = match self.backend {
+            Backend::Sqlite => {
+                let path =
+                    offline_access::config::sqlite_path(&self.settings.database.url).unwrap();
+                let wal = std::fs::read(format!("{}-wal", path.display())).unwrap_or_default();
+                Some((std::fs::read(&path).unwrap(), wal))
+            }
+            Backend::Postgres => None,
+        };
+        Snapshot {
+            sessions,
+            users,
+            credentials,
+            sync_statuses: self.count_rows("sync_status"),
+            sqlite_files,
+        }
+    }
+
+    /// Makes `email`'s sessions look last extended long ago and close to expiry, as the app
+    /// would find them after an hour-long pause in a week-old session.
+    pub async fn backdate_session(&self, email: &str) {
+        use diesel::prelude::*;
+        use offline_access::store::schema::sessions;
+        let user = self.user_id(email).0;
+        let cipher = self.keys().sessions;
+        self.db
+            .run_blocking(move |c| {
+                let rows: Vec<(String, Vec<u8>)> = sessions::table
+                    .filter(sessions::user_id.eq(user))
+                    .select((sessions::id_hash, sessions::state))
+                    .load(c)?;
+                for (id_hash, sealed) in rows {
+                    let aad = format!("session:{id_hash}");
+                    let json = cipher.open(&sealed, &aad).unwrap();
+                    let mut state: HashMap<String, String> = serde_json::from_slice(&json).unwrap();
+                    state.insert("seen".into(), "0".into());
+                    let resealed = cipher.seal(&serde_json::to_vec(&state).unwrap(), &aad);
+                    diesel::update(sessions::table.find(&id_hash))
+                        .set((
+                            sessions::state.eq(resealed),
+                            sessions::expires_at
+                                .eq(chrono::Utc::now().naive_utc() + chrono::Duration::hours(1)),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }
 

@@ -8,5 +8,6 @@ mod cli;
 mod hardening;
 mod helpers;
 mod offline;
+mod pageview;
 mod scaleout;
 mod signin;

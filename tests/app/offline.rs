@@ -217,7 +217,7 @@ fn sync_command_with_key(app: &TestApp, args: &[&str], secret_key: &str) -> std:
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_BASE_URL", &app.addr)
-        .env("DATABASE_URL", &app.settings.database_url)
+        .env("DATABASE_URL", &app.settings.database.url)
         .env("SECRET_KEY", secret_key)
         .env("GOOGLE_CLIENT_SECRET_FILE", &secret_file)
         .env("GOOGLE_ISSUER", &app.emu)

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::{Access, TokenError, Vault};
 use crate::google::GoogleError;
+use crate::secret::{SealError, Token};
 use crate::store::credentials;
 use crate::store::users::UserId;
-use crate::vault::{Token, VaultError};
 
 /// How long a refresh lease holds: longer than a token request may take (20 s timeout).
 const LEASE: chrono::Duration = chrono::Duration::seconds(45);
@@ -156,7 +156,7 @@ impl Vault {
         };
         let refresh_token = match self.open(user, "refresh_token", &sealed_refresh) {
             Ok(t) => t,
-            Err(VaultError::UnknownKey) => {
+            Err(SealError::UnknownKey) => {
                 tracing::error!(user_id = %user, "the stored refresh token was sealed under another key: is SECRET_KEY the same on every instance? Nothing was deleted");
                 return Err(TokenError::WrongKey);
             }

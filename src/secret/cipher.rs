@@ -11,7 +11,7 @@ const NONCE_LEN: usize = 12;
 const ID_LEN: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
-pub enum VaultError {
+pub enum SealError {
     #[error("sealed value is too short")]
     Truncated,
     #[error("sealed under another key")]
@@ -63,12 +63,12 @@ impl Cipher {
     }
 
     /// Decrypts a value made by [`Cipher::seal`] with the same associated data.
-    pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Vec<u8>, VaultError> {
+    pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Vec<u8>, SealError> {
         if sealed.len() < ID_LEN + NONCE_LEN + 16 {
-            return Err(VaultError::Truncated);
+            return Err(SealError::Truncated);
         }
         if sealed[..ID_LEN] != self.key_id {
-            return Err(VaultError::UnknownKey);
+            return Err(SealError::UnknownKey);
         }
         let nonce = Nonce::from_slice(&sealed[ID_LEN..ID_LEN + NONCE_LEN]);
         self.aead
@@ -79,7 +79,7 @@ impl Cipher {
                     aad: aad.as_bytes(),
                 },
             )
-            .map_err(|_| VaultError::Corrupt)
+            .map_err(|_| SealError::Corrupt)
     }
 }
 
@@ -105,17 +105,17 @@ mod tests {
         let mut a = c.seal(b"v", "user:1:access_token");
         assert!(matches!(
             c.open(&a, "user:2:access_token"),
-            Err(VaultError::Corrupt)
+            Err(SealError::Corrupt)
         ));
         let last = a.len() - 1;
         a[last] ^= 1;
         assert!(matches!(
             c.open(&a, "user:1:access_token"),
-            Err(VaultError::Corrupt)
+            Err(SealError::Corrupt)
         ));
-        assert!(matches!(c.open(&[1, 2], "x"), Err(VaultError::Truncated)));
+        assert!(matches!(c.open(&[1, 2], "x"), Err(SealError::Truncated)));
         let other = Cipher::new(&[8u8; 32]);
         let sealed = other.seal(b"v", "x");
-        assert!(matches!(c.open(&sealed, "x"), Err(VaultError::UnknownKey)));
+        assert!(matches!(c.open(&sealed, "x"), Err(SealError::UnknownKey)));
     }
 }

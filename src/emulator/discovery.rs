@@ -1,0 +1,43 @@
+//! `GET /.well-known/openid-configuration` and the two certs documents.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use super::keys::discovery_document;
+use super::state::{take_fault, Shared};
+
+/// `GET /oauth2/v3/certs`: the JWKS.
+pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
+    let body = json!({"keys": [shared.keys.jwk]});
+    certs_response(&shared, &body).await
+}
+
+/// `GET /oauth2/v1/certs`: Google's older format, `{kid: PEM certificate}`.
+pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
+    let body = json!({ shared.keys.kid.clone(): shared.keys.cert_pem });
+    certs_response(&shared, &body).await
+}
+
+/// Either certs document, with Google's caching headers (and the `certs` fault, if any).
+async fn certs_response(shared: &web::Data<Shared>, body: &Value) -> HttpResponse {
+    if let Some(res) = take_fault(shared, "certs").await {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header((
+            "Cache-Control",
+            "public, max-age=21600, must-revalidate, no-transform",
+        ))
+        .content_type("application/json; charset=UTF-8")
+        .body(serde_json::to_string_pretty(body).unwrap_or_default())
+}
+
+pub async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
+    if let Some(res) = take_fault(&shared, "discovery").await {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .content_type("application/json")
+        .body(serde_json::to_string_pretty(&discovery_document(&shared.issuer)).unwrap_or_default())
+}

@@ -1,0 +1,106 @@
+//! Secrets and the types that carry them, below every other module: the keys derived from
+//! `SECRET_KEY`, AES-256-GCM sealing (`Cipher`) and the `Token` wrapper that never prints its
+//! value. `store` (sealed sessions), `google` (tokens on the wire) and `vault` (tokens at rest)
+//! all build on it; it imports nothing from the crate.
+
+mod cipher;
+
+pub use cipher::{Cipher, SealError};
+
+use hkdf::Hkdf;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+/// Keys derived from `SECRET_KEY`, each for one purpose.
+#[derive(Clone)]
+pub struct Keys {
+    /// Signs the session cookie (actix-session wants 64 bytes).
+    pub cookie: [u8; 64],
+    /// Encrypts stored tokens.
+    pub tokens: Cipher,
+    /// Encrypts session state (a separate key: sessions are re-sealed on every change).
+    pub sessions: Cipher,
+    /// Derives the in-process emulator's client secret, so `serve` and `sync` agree on it.
+    pub emulator_client_secret: String,
+}
+
+impl Keys {
+    pub fn derive(secret: &SecretString) -> Self {
+        let hk = Hkdf::<Sha256>::new(
+            Some(b"offline-access/v1"),
+            secret.expose_secret().as_bytes(),
+        );
+        let mut cookie = [0u8; 64];
+        let mut vault = [0u8; 32];
+        let mut sessions = [0u8; 32];
+        let mut emu = [0u8; 24];
+        // Output lengths are far below HKDF's limit, so expand cannot fail.
+        hk.expand(b"session-cookie", &mut cookie)
+            .expect("64 bytes is a valid HKDF-SHA256 length");
+        hk.expand(b"vault-key-1", &mut vault)
+            .expect("32 bytes is a valid HKDF-SHA256 length");
+        hk.expand(b"session-key-1", &mut sessions)
+            .expect("32 bytes is a valid HKDF-SHA256 length");
+        hk.expand(b"emulator-client-secret", &mut emu)
+            .expect("24 bytes is a valid HKDF-SHA256 length");
+        use base64::Engine;
+        Self {
+            cookie,
+            tokens: Cipher::new(&vault),
+            sessions: Cipher::new(&sessions),
+            emulator_client_secret: format!(
+                "GOCSPX-{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(emu)
+            ),
+        }
+    }
+}
+
+/// A token value (access or refresh). Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Token(SecretString);
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+    /// The raw value, for the one place that must send it (an HTTP header or form).
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_debug_hides_value() {
+        let t = Token::new("ya29.secret");
+        assert!(!format!("{t:?}").contains("ya29"));
+        assert_eq!(t.expose(), "ya29.secret");
+    }
+
+    #[test]
+    fn keys_are_deterministic_per_secret() {
+        let a = Keys::derive(&SecretString::from("a".repeat(64)));
+        let b = Keys::derive(&SecretString::from("a".repeat(64)));
+        let c = Keys::derive(&SecretString::from("b".repeat(64)));
+        assert_eq!(a.cookie, b.cookie);
+        assert_ne!(a.cookie, c.cookie);
+        assert_eq!(a.emulator_client_secret, b.emulator_client_secret);
+        let sealed = a.tokens.seal(b"x", "aad");
+        assert_eq!(b.tokens.open(&sealed, "aad").unwrap(), b"x");
+        assert!(c.tokens.open(&sealed, "aad").is_err());
+        assert!(
+            a.sessions.open(&sealed, "aad").is_err(),
+            "one key per purpose"
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Who is asking: `MaybeUser` (anyone) and `CurrentUser` (signed in, else off to sign-in), as
+//! extractors, so a handler's signature says who may call it. The session is looked up once
+//! per request (the result is cached in the request's extensions), and the user, their grant
+//! and their last background sync come in one query.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use super::errors::AppError;
+use super::page::SignedIn;
+use super::{csrf, session, State};
+use crate::store::credentials::Credential;
+use crate::store::sync_status::SyncStatus;
+use crate::store::users::{self, User, UserId};
+
+/// A signed-in user, with their grant for the app's OAuth client.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    /// The token their forms carry.
+    pub csrf: String,
+    /// Their credential for this app's web client (`None`: never granted).
+    pub credential: Option<Credential>,
+    /// What the last background sync found for them.
+    pub last_sync: Option<SyncStatus>,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> UserId {
+        self.user.user_id()
+    }
+
+    /// What the layout shows for them.
+    pub fn signed_in(&self) -> SignedIn {
+        SignedIn {
+            user: self.user.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+}
+
+/// The signed-in user, if any.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+/// The outcome of this request's lookup, kept in its extensions.
+#[derive(Clone)]
+struct Looked(Option<CurrentUser>);
+
+type Pending<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+impl FromRequest for MaybeUser {
+    type Error = actix_web::Error;
+    type Future = Pending<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Self(look_up(&req).await?)) })
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = actix_web::Error;
+    type Future = Pending<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(look_up(&req).await?.ok_or(AppError::SignInRequired)?) })
+    }
+}
+
+/// The session's user, if it names one who still exists and is not disabled; otherwise the
+/// session (if it named someone) is ended. What [`MaybeUser`] extracts, for a handler that
+/// needs it only on some paths.
+pub async fn look_up(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(Looked(found)) = req.extensions().get::<Looked>() {
+        return Ok(found.clone());
+    }
+    let found = load(req).await?;
+    req.extensions_mut().insert(Looked(found.clone()));
+    Ok(found)
+}
+
+async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    let session = req.get_session();
+    let Some(id) = session::user_id(&session) else {
+        return Ok(None);
+    };
+    let state = req
+        .app_data::<State>()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state is missing")))?;
+    let touch = session::touch_due(&session);
+    let client_id = state.vault.client_id().to_string();
+    let found = state
+        .db
+        .run(move |c| users::find_signed_in(c, id, &client_id, touch))
+        .await?;
+    match found {
+        Some(found) if found.user.disabled_at.is_none() => {
+            if touch {
+                session::mark_seen(&session).map_err(|e| {
+                    AppError::Unexpected(anyhow::anyhow!("extending the session: {e}"))
+                })?;
+            }
+            Ok(Some(CurrentUser {
+                csrf: csrf::token(&session)?,
+                user: found.user,
+                credential: found.credential,
+                last_sync: found.last_sync,
+            }))
+        }
+        _ => {
+            session.purge();
+            Ok(None)
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod schema;
 pub mod sessions;
+pub mod signed_in;
 pub mod sync_status;
 pub mod users;
 

@@ -14,8 +14,9 @@ use super::errors::AppError;
 use super::page::SignedIn;
 use super::{csrf, session, State};
 use crate::store::credentials::Credential;
+use crate::store::signed_in;
 use crate::store::sync_status::SyncStatus;
-use crate::store::users::{self, User, UserId};
+use crate::store::users::{User, UserId};
 
 /// A signed-in user, with their grant for the app's OAuth client.
 #[derive(Debug, Clone)]
@@ -97,7 +98,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let client_id = state.vault.client_id().to_string();
     let found = state
         .db
-        .run(move |c| users::find_signed_in(c, id, &client_id, touch))
+        .run(move |c| signed_in::find(c, id, &client_id, touch))
         .await?;
     match found {
         Some(found) if found.user.disabled_at.is_none() => {

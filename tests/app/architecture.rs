@@ -1,0 +1,315 @@
+//! The module graph, read from the source: no import cycle among sibling modules anywhere, and
+//! the top-level modules only point down the layers (`web → vault → google → store → secret`;
+//! the emulator shares nothing with the app). A `use` or path that breaks this fails here,
+//! with the offending edges named.
+//!
+//! Edges: every `crate::…` and `super::…` path outside `#[cfg(test)]` code, resolved to the
+//! deepest file module it names. A parent's references to its own children (declarations,
+//! re-exports) are its facade, not dependencies, and are left out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// What each top-level module may import from the crate.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("secret", &[]),
+    ("store", &["secret"]),
+    ("config", &["store"]),
+    ("google", &["secret", "store"]),
+    ("vault", &["secret", "store", "google"]),
+    ("sync", &["secret", "store", "google", "vault"]),
+    ("web", &["config", "secret", "store", "google", "vault"]),
+    ("emulator", &[]),
+    (
+        "startup",
+        &[
+            "config", "emulator", "google", "secret", "store", "sync", "vault", "web",
+        ],
+    ),
+    ("cli", &["config", "emulator", "startup", "store", "sync"]),
+];
+
+/// `src/a/b.rs` and `src/a/b/mod.rs` → `a::b`; `src/lib.rs` → `` (the crate).
+fn module_of(rel: &Path) -> Option<String> {
+    let mut parts: Vec<String> = rel
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.last().map(String::as_str) {
+        Some("main") if parts.len() == 1 => return None,
+        Some("lib") if parts.len() == 1 => return Some(String::new()),
+        Some("mod") => {
+            parts.pop();
+        }
+        _ => {}
+    }
+    Some(parts.join("::"))
+}
+
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The source without comments and without its `#[cfg(test)]` tail.
+fn code_of(source: &str) -> String {
+    let source = source.split("#[cfg(test)]").next().unwrap_or_default();
+    source
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Paths written after `prefix::` in `code`, with `{a, b::c}` groups expanded.
+fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let needle = format!("{prefix}::");
+    let mut rest = code;
+    while let Some(i) = rest.find(&needle) {
+        let before = rest[..i].chars().last();
+        rest = &rest[i + needle.len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        expand(rest, vec![], &mut out);
+    }
+    out
+}
+
+fn expand(text: &str, base: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let mut path = base;
+    let mut t = text.trim_start();
+    loop {
+        if let Some(group) = t.strip_prefix('{') {
+            let mut depth = 1;
+            let mut start = 0;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' | ',' if depth == 1 => {
+                        expand(&group[start..i], path.clone(), out);
+                        start = i + 1;
+                        if c == '}' {
+                            return;
+                        }
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let end = t
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(t.len());
+        if end == 0 {
+            break;
+        }
+        let segment = &t[..end];
+        if segment != "self" {
+            path.push(segment.to_string());
+        }
+        t = &t[end..];
+        match t.strip_prefix("::") {
+            Some(more) => t = more.trim_start(),
+            None => break,
+        }
+    }
+    if !path.is_empty() {
+        out.push(path);
+    }
+}
+
+/// The deepest known module that `path` (from the crate root) names.
+fn resolve(path: &[String], modules: &BTreeSet<String>) -> Option<String> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].join("::"))
+        .find(|m| modules.contains(m))
+}
+
+fn graph() -> Graph {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let sources: Vec<(String, String)> = all
+        .iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(&src).unwrap();
+            module_of(rel).map(|m| (m, std::fs::read_to_string(p).unwrap()))
+        })
+        .collect();
+    let modules: BTreeSet<String> = sources.iter().map(|(m, _)| m.clone()).collect();
+    let mut graph = Graph::new();
+    for (module, source) in &sources {
+        let code = code_of(source);
+        let here: Vec<String> = module.split("::").map(String::from).collect();
+        // `super` of `a::b` is `a`, whether b is `a/b.rs` or `a/b/mod.rs`.
+        let parent = &here[..here.len().saturating_sub(1)];
+        let mut targets = BTreeSet::new();
+        for p in paths_after(&code, "crate") {
+            targets.extend(resolve(&p, &modules));
+        }
+        for p in paths_after(&code, "super") {
+            let mut full: Vec<String> = parent.to_vec();
+            full.extend(p);
+            targets.extend(resolve(&full, &modules));
+        }
+        let edges = graph.entry(module.clone()).or_default();
+        for t in targets {
+            let own_child = module.is_empty() || t.starts_with(&format!("{module}::"));
+            if t != *module && !own_child && !t.is_empty() {
+                edges.insert(t);
+            }
+        }
+    }
+    graph
+}
+
+/// The child of `parent` that `module` lies in (`a::b::c` under `a` → `a::b`).
+fn child_under(parent: &str, module: &str) -> Option<String> {
+    let rest = if parent.is_empty() {
+        module
+    } else {
+        module.strip_prefix(parent)?.strip_prefix("::")?
+    };
+    let first = rest.split("::").next()?;
+    Some(if parent.is_empty() {
+        first.to_string()
+    } else {
+        format!("{parent}::{first}")
+    })
+}
+
+/// Edges between the children of `parent`, each module standing for its own subtree.
+fn sibling_graph(graph: &Graph, parent: &str) -> Graph {
+    let mut out = Graph::new();
+    for (from, tos) in graph {
+        let Some(a) = child_under(parent, from) else {
+            continue;
+        };
+        for to in tos {
+            if let Some(b) = child_under(parent, to) {
+                if a != b {
+                    out.entry(a.clone()).or_default().insert(b);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One cycle of `graph`, if it has any.
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &Graph,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = stack.iter().position(|n| n == node) {
+            let mut cycle = stack[i..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_imports_its_way_into_a_cycle() {
+    let graph = graph();
+    assert!(graph.contains_key("web::home") && graph.contains_key("emulator::state"));
+    let parents: BTreeSet<String> = graph
+        .keys()
+        .map(|m| {
+            m.rsplit_once("::")
+                .map_or(String::new(), |(p, _)| p.to_string())
+        })
+        .collect();
+    let mut cycles = Vec::new();
+    for parent in &parents {
+        if let Some(cycle) = find_cycle(&sibling_graph(&graph, parent)) {
+            cycles.push(cycle.join(" → "));
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn top_level_modules_point_only_down_the_layers() {
+    let graph = sibling_graph(&graph(), "");
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for (from, tos) in &graph {
+        let ok = allowed
+            .get(from.as_str())
+            .unwrap_or_else(|| panic!("new top-level module {from}: add it to ALLOWED"));
+        for to in tos {
+            if !ok.contains(&to.as_str()) {
+                wrong.push(format!("{from} → {to}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows against the layers:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        graph.get("web").is_some_and(|t| t.contains("vault")),
+        "the graph is read from the source"
+    );
+}
+
+#[test]
+fn the_reader_finds_the_cycles_it_must_refuse() {
+    // The issue's own examples, as they stood before the split.
+    let mut g = Graph::new();
+    g.entry("emulator::state".into())
+        .or_default()
+        .insert("emulator::faults".into());
+    g.entry("emulator::faults".into())
+        .or_default()
+        .insert("emulator::state".into());
+    assert!(find_cycle(&sibling_graph(&g, "emulator")).is_some());
+    let mut out = Vec::new();
+    expand("{csrf, session::{self, Key}, State};", vec![], &mut out);
+    assert_eq!(
+        out,
+        vec![
+            vec!["csrf".to_string()],
+            vec!["session".to_string()],
+            vec!["session".to_string(), "Key".to_string()],
+            vec!["State".to_string()],
+        ]
+    );
+}

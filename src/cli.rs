@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `emulator`, `migrate`, `sync`.
+//! Command line: `serve` (the default), `emulator`, `migrate`, `sync`, `admin`.
 
 use clap::{Parser, Subcommand};
 
@@ -25,9 +25,22 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Run pending database migrations and exit.
     Migrate,
+    /// Grant or take back the admin role (besides ADMIN_EMAILS, which is read at every request).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Act for users who are away: refresh tokens as needed and record each user's Drive
     /// summary, shown on their home page. Exits 1 when any user failed.
     Sync(SyncArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Make the user with this email an admin (they must have signed in once).
+    Grant { email: String },
+    /// Take the admin role given with `grant` back.
+    Revoke { email: String },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -91,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
+        Command::Admin { action } => admin(action).await,
         Command::Migrate => {
             let settings = Settings::from_env()?;
             let database = settings.database;
@@ -120,5 +134,61 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         None => println!("Using the configured Google client; open {origin}/ to sign in."),
     }
     running.server.await.map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+async fn admin(action: AdminAction) -> Result<(), CliError> {
+    use crate::store::{audit, users, Db};
+    let settings = Settings::from_env()?;
+    let (email, grant) = match &action {
+        AdminAction::Grant { email } => (email.clone(), true),
+        AdminAction::Revoke { email } => (email.clone(), false),
+    };
+    let database = settings.database.clone();
+    let lookup = email.clone();
+    let user = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let db = Db::connect(&database)?;
+        let Some(user) = db.run_blocking(|c| users::find_by_email(c, &lookup))? else {
+            return Ok(None);
+        };
+        db.run_blocking(|c| {
+            use diesel::Connection;
+            c.transaction::<_, anyhow::Error, _>(|c| {
+                users::set_admin(c, user.user_id(), grant)?;
+                audit::record(
+                    c,
+                    &audit::NewEntry {
+                        actor: None,
+                        action: if grant {
+                            "admin.grant"
+                        } else {
+                            "admin.take_back"
+                        },
+                        target: Some(user.user_id()),
+                        detail: "on the command line",
+                        outcome: "done",
+                    },
+                )
+            })
+        })?;
+        Ok(Some(user))
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    let Some(user) = user else {
+        return Err(CliError::Other(anyhow::anyhow!(
+            "no user with the email {email} has signed in yet: they must sign in once first"
+        )));
+    };
+    if grant {
+        println!("{} is now an admin", user.email);
+    } else if settings.is_admin_email(&user.email, user.email_verified) {
+        println!(
+            "{}: the role given on the command line is taken back, but ADMIN_EMAILS still makes them an admin",
+            user.email
+        );
+    } else {
+        println!("{} is no longer an admin", user.email);
+    }
     Ok(())
 }

@@ -100,7 +100,7 @@ pub struct Settings {
     pub google: GoogleSource,
     /// Master secret; session and encryption keys are derived from it.
     pub secret_key: SecretString,
-    /// Emails (lower case) that get the admin role at sign-in.
+    /// Emails (lower case) whose verified owners are admins (checked at every request).
     pub admin_emails: Vec<String>,
     /// Lifetime of a session without activity.
     pub session_ttl: chrono::Duration,
@@ -188,14 +188,18 @@ impl Settings {
             )));
         }
 
+        // In emulator mode the seeded admin@example.test is an admin unless ADMIN_EMAILS says
+        // otherwise, so a newcomer can open the dashboard at once.
+        let admin_default = match &google {
+            GoogleSource::Emulator { .. } => "admin@example.test",
+            GoogleSource::Provider { .. } => "",
+        };
         let admin_emails = get("ADMIN_EMAILS")
-            .map(|v| {
-                v.split([',', ' '])
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.trim().to_lowercase())
-                    .collect()
-            })
-            .unwrap_or_default();
+            .unwrap_or_else(|| admin_default.to_string())
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim().to_lowercase())
+            .collect();
         let db_pool_size = parse_num(&get, "DB_POOL_SIZE", 10)?;
         if db_pool_size == 0 {
             return Err(bad("DB_POOL_SIZE must be at least 1"));
@@ -231,6 +235,15 @@ impl Settings {
     /// `APP_BASE_URL` without a trailing slash.
     pub fn origin(&self) -> String {
         self.base_url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Whether `ADMIN_EMAILS` makes this person an admin (a verified email only).
+    pub fn is_admin_email(&self, email: &str, verified: bool) -> bool {
+        verified
+            && self
+                .admin_emails
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(email))
     }
 
     /// Whether cookies must be `Secure`.

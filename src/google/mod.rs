@@ -18,6 +18,26 @@ pub const SIGN_IN_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/drive.metadata.readonly",
 ];
 
+/// A granted scope in plain words, for the people who granted it.
+pub fn describe_scope(scope: &str) -> &str {
+    match scope {
+        "openid" => "Know who you are on Google (sign-in)",
+        "email" | "https://www.googleapis.com/auth/userinfo.email" => "See your email address",
+        "profile" | "https://www.googleapis.com/auth/userinfo.profile" => {
+            "See your name and profile picture"
+        }
+        "https://www.googleapis.com/auth/drive.metadata.readonly" => {
+            "See the names and details of your Google Drive files (not their contents)"
+        }
+        "https://www.googleapis.com/auth/drive.readonly" => {
+            "See and download your Google Drive files"
+        }
+        "https://www.googleapis.com/auth/drive" => "See, edit and delete your Google Drive files",
+        "https://www.googleapis.com/auth/gmail.readonly" => "Read your Gmail messages and settings",
+        other => other,
+    }
+}
+
 /// The resolved OAuth client and endpoints the app talks to. Built in exactly two ways: from
 /// a downloaded client secret ([`GoogleConfig::provider`]) or for an emulator at a known
 /// origin ([`GoogleConfig::emulated`]).

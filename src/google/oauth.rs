@@ -62,7 +62,14 @@ pub struct Grant {
 pub struct OAuth {
     config: GoogleConfig,
     http: reqwest::Client,
-    discovered: RwLock<Option<(Instant, Arc<Client>)>>,
+    discovered: RwLock<Option<(Instant, Arc<Discovered>)>>,
+}
+
+/// What discovery found: the OpenID client, and the revocation endpoint when the provider
+/// lists one (Google does; it is not part of OpenID Connect Discovery itself, RFC 8414 adds it).
+struct Discovered {
+    client: Client,
+    revocation_endpoint: Option<url::Url>,
 }
 
 impl OAuth {
@@ -85,7 +92,7 @@ impl OAuth {
 
     /// The discovered client, fetched again once [`DISCOVERY_TTL`] has passed. When fetching
     /// again fails, the previous one is kept (with a warning) rather than failing every sign-in.
-    async fn client(&self) -> Result<Arc<Client>, GoogleError> {
+    async fn client(&self) -> Result<Arc<Discovered>, GoogleError> {
         let cached = self.discovered.read().await.clone();
         if let Some((at, client)) = &cached {
             if at.elapsed() < DISCOVERY_TTL {
@@ -108,13 +115,15 @@ impl OAuth {
     }
 
     /// Forgets the cached discovery (e.g. an ID token names a key we do not know yet).
-    async fn rediscover(&self) -> Result<Arc<Client>, GoogleError> {
+    async fn rediscover(&self) -> Result<Arc<Discovered>, GoogleError> {
         let client = self.discover().await?;
         *self.discovered.write().await = Some((Instant::now(), client.clone()));
         Ok(client)
     }
 
-    async fn discover(&self) -> Result<Arc<Client>, GoogleError> {
+    async fn discover(&self) -> Result<Arc<Discovered>, GoogleError> {
+        let unavailable =
+            |e: anyhow::Error| GoogleError::Unavailable(e.context("discovery failed"));
         let issuer = IssuerUrl::new(
             self.config
                 .issuer
@@ -122,23 +131,55 @@ impl OAuth {
                 .trim_end_matches('/')
                 .to_string(),
         )
-        .map_err(|e| GoogleError::Unavailable(e.into()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        .map_err(|e| unavailable(e.into()))?;
+        // The document is fetched here rather than by `discover_async` so that the one fetch
+        // yields both the OpenID metadata and the revocation endpoint beside it.
+        let url = issuer
+            .join(".well-known/openid-configuration")
+            .map_err(|e| unavailable(e.into()))?;
+        let body = self
+            .http
+            .get(url)
+            .header("Accept", "application/json")
+            .send()
             .await
-            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("discovery failed: {e}")))?;
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| unavailable(e.into()))?
+            .bytes()
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let metadata: CoreProviderMetadata =
+            serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))?;
+        if metadata.issuer() != &issuer {
+            return Err(unavailable(anyhow::anyhow!(
+                "the discovery document names issuer {} instead of {}",
+                metadata.issuer().as_str(),
+                issuer.as_str()
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        struct Extra {
+            revocation_endpoint: Option<url::Url>,
+        }
+        let extra: Extra = serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))?;
+        let jwks = openidconnect::JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("fetching the provider's keys: {e}")))?;
+        let metadata = metadata.set_jwks(jwks);
         let redirect = RedirectUrl::new(self.config.redirect_uri.clone())
-            .map_err(|e| GoogleError::Unavailable(e.into()))?;
-        let client = Arc::new(
-            CoreClient::from_provider_metadata(
-                metadata,
-                ClientId::new(self.config.client_id.clone()),
-                Some(ClientSecret::new(
-                    self.config.client_secret.expose_secret().to_string(),
-                )),
-            )
-            .set_redirect_uri(redirect),
-        );
-        Ok(client)
+            .map_err(|e| unavailable(e.into()))?;
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose_secret().to_string(),
+            )),
+        )
+        .set_redirect_uri(redirect);
+        Ok(Arc::new(Discovered {
+            client,
+            revocation_endpoint: extra.revocation_endpoint,
+        }))
     }
 
     /// Builds the authorization URL (state, nonce, PKCE S256, offline access, incremental).
@@ -146,7 +187,8 @@ impl OAuth {
         &self,
         req: &AuthRequest<'_>,
     ) -> Result<(url::Url, PendingAuth), GoogleError> {
-        let client = self.client().await?;
+        let discovered = self.client().await?;
+        let client = &discovered.client;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut auth = client
             .authorize_url(
@@ -179,7 +221,8 @@ impl OAuth {
 
     /// Exchanges `code` and verifies the ID token (signature, iss, aud, exp, nonce, at_hash).
     pub async fn exchange(&self, code: &str, pending: PendingAuth) -> Result<Grant, GoogleError> {
-        let client = self.client().await?;
+        let discovered = self.client().await?;
+        let client = &discovered.client;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| GoogleError::Unavailable(e.into()))?
@@ -192,11 +235,11 @@ impl OAuth {
             .id_token()
             .ok_or_else(|| GoogleError::InvalidIdToken("no id_token in the response".into()))?;
         let nonce = Nonce::new(pending.nonce);
-        let claims = match verify(&client, id_token, &nonce, response.access_token()) {
+        let claims = match verify(client, id_token, &nonce, response.access_token()) {
             Err(VerifyError::UnknownKey) => {
                 // The provider may have rotated its keys since discovery: fetch them once more.
-                let client = self.rediscover().await?;
-                verify(&client, id_token, &nonce, response.access_token())
+                let fresh = self.rediscover().await?;
+                verify(&fresh.client, id_token, &nonce, response.access_token())
             }
             other => other,
         }
@@ -280,8 +323,9 @@ pub struct Refreshed {
 impl OAuth {
     /// Redeems a refresh token at the token endpoint.
     pub async fn refresh(&self, refresh_token: &Token) -> Result<Refreshed, GoogleError> {
-        let client = self.client().await?;
-        let response = client
+        let discovered = self.client().await?;
+        let response = discovered
+            .client
             .exchange_refresh_token(&openidconnect::RefreshToken::new(
                 refresh_token.expose().to_string(),
             ))
@@ -297,6 +341,44 @@ impl OAuth {
             expires_at: expiry(response.expires_in()),
             scopes: joined(response.scopes()),
         })
+    }
+}
+
+impl OAuth {
+    /// Revokes a token at the provider's revocation endpoint (RFC 7009; Google ends the whole
+    /// grant). A token the provider no longer knows counts as revoked.
+    pub async fn revoke(&self, token: &Token) -> Result<(), GoogleError> {
+        let discovered = self.client().await?;
+        let endpoint = discovered.revocation_endpoint.clone().ok_or_else(|| {
+            GoogleError::Unavailable(anyhow::anyhow!(
+                "the provider's discovery document lists no revocation_endpoint"
+            ))
+        })?;
+        let response = self
+            .http
+            .post(endpoint)
+            .form(&[("token", token.expose())])
+            .send()
+            .await
+            .map_err(|e| {
+                GoogleError::Unavailable(anyhow::anyhow!("revocation request failed: {e}"))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize)]
+        struct OAuthError {
+            error: String,
+        }
+        match response.json::<OAuthError>().await {
+            // Already revoked or expired there: nothing is left to revoke.
+            Ok(e) if status == 400 && e.error == "invalid_token" => Ok(()),
+            Ok(e) => Err(GoogleError::Rejected { error: e.error }),
+            Err(_) => Err(GoogleError::Unavailable(anyhow::anyhow!(
+                "the revocation endpoint answered {status}"
+            ))),
+        }
     }
 }
 

@@ -54,6 +54,9 @@ pub struct Credential {
     #[diesel(deserialize_as = String)]
     pub status: Status,
     pub updated_at: chrono::NaiveDateTime,
+    /// Why the last refresh failed, and when (cleared by the next success).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::NaiveDateTime>,
 }
 
 impl Credential {
@@ -93,6 +96,8 @@ pub fn save_grant(
                     credentials::scopes.eq(&grant.scopes),
                     credentials::status.eq(Status::Active.as_str()),
                     credentials::updated_at.eq(t),
+                    credentials::last_error.eq(None::<String>),
+                    credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
                 ))
                 .execute(conn)?,
             // No refresh token came: keep the stored one. The grant itself is live again (a
@@ -105,6 +110,8 @@ pub fn save_grant(
                     credentials::scopes.eq(&grant.scopes),
                     credentials::status.eq(Status::Active.as_str()),
                     credentials::updated_at.eq(t),
+                    credentials::last_error.eq(None::<String>),
+                    credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
                 ))
                 .execute(conn)?,
         };
@@ -171,6 +178,8 @@ pub fn update_access(
         credentials::access_token.eq(access_token),
         credentials::access_expires_at.eq(access_expires_at),
         credentials::updated_at.eq(t),
+        credentials::last_error.eq(None::<String>),
+        credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
     );
     match (scopes, rotated_refresh_token) {
         (Some(s), Some(r)) => diesel::update(target)
@@ -244,8 +253,11 @@ pub fn mark_needs_consent(
     conn: &mut AnyConnection,
     credential_id: i64,
     seen_refresh_token: Option<&[u8]>,
+    why: &str,
 ) -> anyhow::Result<bool> {
     let set = (
+        credentials::last_error.eq(why),
+        credentials::last_error_at.eq(now()),
         credentials::status.eq(Status::NeedsConsent.as_str()),
         credentials::refresh_token.eq(None::<Vec<u8>>),
         credentials::access_token.eq(None::<Vec<u8>>),
@@ -284,4 +296,24 @@ pub fn users_with_credentials(
         .into_iter()
         .map(|(id, email, status)| (UserId(id), email, status == Status::Active.as_str()))
         .collect())
+}
+
+/// Records why a refresh failed (the provider or the database was unavailable): the admin
+/// list's "refresh failing". The next successful refresh or grant clears it.
+pub fn record_error(conn: &mut AnyConnection, credential_id: i64, why: &str) -> anyhow::Result<()> {
+    diesel::update(credentials::table.find(credential_id))
+        .set((
+            credentials::last_error.eq(why),
+            credentials::last_error_at.eq(now()),
+        ))
+        .execute(conn)
+        .context("recording a refresh error")?;
+    Ok(())
+}
+
+/// Deletes every stored credential of `user` (revocation); returns how many.
+pub fn delete_for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<usize> {
+    diesel::delete(credentials::table.filter(credentials::user_id.eq(user.0)))
+        .execute(conn)
+        .context("deleting a user's credentials")
 }

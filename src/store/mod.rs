@@ -1,6 +1,8 @@
 //! Storage: one connection type for SQLite and PostgreSQL, a pool, and a `Db::run` helper that
 //! keeps diesel off the async threads. `store` knows SQL; nothing above it does.
 
+pub mod admin;
+pub mod audit;
 pub mod credentials;
 pub mod schema;
 pub mod sessions;

@@ -28,6 +28,8 @@ diesel::table! {
         updated_at -> Timestamp,
         refresh_lease_until -> Nullable<Timestamp>,
         refresh_lease_owner -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamp>,
     }
 }
 
@@ -48,6 +50,7 @@ diesel::table! {
         action -> Text,
         target_user_id -> Nullable<BigInt>,
         detail -> Text,
+        outcome -> Text,
     }
 }
 

@@ -25,9 +25,11 @@ pub struct User {
     pub email_verified: bool,
     pub name: String,
     pub picture: Option<String>,
+    /// Made an admin with `offline-access admin grant` (ADMIN_EMAILS is checked apart).
     pub is_admin: bool,
     pub created_at: chrono::NaiveDateTime,
     pub last_seen_at: chrono::NaiveDateTime,
+    /// Blocked by an admin: sign-in is refused until they are unblocked.
     pub disabled_at: Option<chrono::NaiveDateTime>,
 }
 
@@ -47,9 +49,8 @@ pub struct Profile {
     pub picture: Option<String>,
 }
 
-/// Creates the user for `profile.sub` or refreshes their profile and admin role (`is_admin`:
-/// listed in `ADMIN_EMAILS` with a verified email, recomputed at every sign-in).
-pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> anyhow::Result<User> {
+/// Creates the user for `profile.sub` or refreshes their profile (and last seen).
+pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<User> {
     super::upsert(conn, |conn| {
         let t = now();
         let updated = diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
@@ -58,7 +59,6 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> an
                 users::email_verified.eq(profile.email_verified),
                 users::name.eq(&profile.name),
                 users::picture.eq(&profile.picture),
-                users::is_admin.eq(is_admin),
                 users::last_seen_at.eq(t),
             ))
             .execute(conn)?;
@@ -70,7 +70,6 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile, is_admin: bool) -> an
                     users::email_verified.eq(profile.email_verified),
                     users::name.eq(&profile.name),
                     users::picture.eq(&profile.picture),
-                    users::is_admin.eq(is_admin),
                     users::created_at.eq(t),
                     users::last_seen_at.eq(t),
                 ))
@@ -91,4 +90,37 @@ pub fn find(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<Option<User>
         .first(conn)
         .optional()
         .context("loading a user")
+}
+
+/// The user with this email (case-insensitive), if one has signed in.
+pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> anyhow::Result<Option<User>> {
+    users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+        .context("looking up a user by email")
+}
+
+/// Grants or takes back the admin role given on the command line.
+pub fn set_admin(conn: &mut AnyConnection, id: UserId, admin: bool) -> anyhow::Result<()> {
+    diesel::update(users::table.find(id.0))
+        .set(users::is_admin.eq(admin))
+        .execute(conn)
+        .context("changing the admin role")?;
+    Ok(())
+}
+
+/// Blocks sign-in (now) or lets the user in again (`false`).
+pub fn set_blocked(conn: &mut AnyConnection, id: UserId, blocked: bool) -> anyhow::Result<()> {
+    diesel::update(users::table.find(id.0))
+        .set(users::disabled_at.eq(blocked.then(now)))
+        .execute(conn)
+        .context("blocking or unblocking a user")?;
+    Ok(())
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, the same on SQLite and PostgreSQL.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }

@@ -170,7 +170,7 @@ impl Vault {
         let (id, seen) = (cred.id, cred.refresh_token.clone());
         let marked = self
             .db
-            .run(move |c| credentials::mark_needs_consent(c, id, seen.as_deref()))
+            .run(move |c| credentials::mark_needs_consent(c, id, seen.as_deref(), why))
             .await?;
         if !marked {
             let fresh = self.load_active(user).await?;
@@ -229,6 +229,38 @@ impl Vault {
             .map_err(|_| SealError::Corrupt)
     }
 
+    /// Revokes `user`'s grant at the provider (the refresh token, else the access token: Google
+    /// then ends the whole grant) and deletes every credential stored for them, whatever the
+    /// provider answered. Returns that answer, for the person and the audit log.
+    pub async fn revoke(&self, user: UserId) -> Result<Revocation, DbError> {
+        let cred = self.load(user).await?;
+        let token = cred.as_ref().and_then(|c| {
+            let refresh = c
+                .refresh_token
+                .as_deref()
+                .and_then(|t| self.open(user, "refresh_token", t).ok());
+            refresh.or_else(|| {
+                c.access_token
+                    .as_deref()
+                    .and_then(|t| self.open(user, "access_token", t).ok())
+            })
+        });
+        let answer = match token {
+            None => Revocation::NothingStored,
+            Some(token) => match self.oauth.revoke(&token).await {
+                Ok(()) => Revocation::Revoked,
+                Err(e) => {
+                    tracing::warn!(user_id = %user, error = %e, "the provider did not confirm the revocation; local tokens are deleted anyway");
+                    Revocation::ProviderFailed(e.to_string())
+                }
+            },
+        };
+        self.db
+            .run(move |c| credentials::delete_for_user(c, user))
+            .await?;
+        Ok(answer)
+    }
+
     /// Decrypts the stored refresh token (tests and diagnostics).
     pub async fn stored_refresh_token(&self, user: UserId) -> Result<Option<Token>, TokenError> {
         let Some(cred) = self.load(user).await? else {
@@ -240,6 +272,28 @@ impl Vault {
                 .open(user, "refresh_token", &v)
                 .map(Some)
                 .map_err(|e| TokenError::Unavailable(e.into())),
+        }
+    }
+}
+
+/// What the provider said to a revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// The provider revoked the grant (or it was already gone there).
+    Revoked,
+    /// No readable token was stored: there was nothing to revoke at the provider.
+    NothingStored,
+    /// The provider could not be reached or refused; the local tokens were deleted anyway.
+    ProviderFailed(String),
+}
+
+impl Revocation {
+    /// The outcome as the audit log records it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Revoked => "revoked at the provider".into(),
+            Self::NothingStored => "no token was stored; nothing to revoke at the provider".into(),
+            Self::ProviderFailed(why) => format!("the provider did not confirm: {why}"),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum AppError {
     BadRequest(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("provider unavailable")]
@@ -63,6 +65,7 @@ impl ResponseError for AppError {
             Self::SignInRequired => StatusCode::SEE_OTHER,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unavailable(_) | Self::Misconfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,6 +77,7 @@ impl ResponseError for AppError {
             Self::SignInRequired => return see_other("/oauth2callback"),
             Self::BadRequest(m) => ("That request could not be used", *m),
             Self::Forbidden(m) => ("Not allowed", *m),
+            Self::NotFound => ("Page not found", "There is nothing at this address."),
             Self::Unavailable(_) => (
                 "Temporarily unavailable",
                 "The service is busy or its database cannot be reached. Please try again in a moment.",
@@ -93,7 +97,7 @@ impl ResponseError for AppError {
         };
         match self {
             Self::SignInRequired => {}
-            Self::BadRequest(_) | Self::Forbidden(_) => {
+            Self::BadRequest(_) | Self::Forbidden(_) | Self::NotFound => {
                 tracing::warn!(error = %self, "request refused")
             }
             Self::Unavailable(e)
@@ -165,6 +169,7 @@ mod tests {
         let cases = [
             (AppError::BadRequest("Bad link."), 400, "Bad link."),
             (AppError::Forbidden("No."), 403, "Not allowed"),
+            (AppError::NotFound, 404, "Page not found"),
             (
                 AppError::Unavailable(anyhow::anyhow!("pool timed out at db.internal:5432")),
                 503,

@@ -28,6 +28,8 @@ pub struct CurrentUser {
     pub credential: Option<Credential>,
     /// What the last background sync found for them.
     pub last_sync: Option<SyncStatus>,
+    /// An admin: granted on the command line, or a verified email listed in ADMIN_EMAILS.
+    pub is_admin: bool,
 }
 
 impl CurrentUser {
@@ -40,7 +42,29 @@ impl CurrentUser {
         SignedIn {
             user: self.user.clone(),
             csrf: self.csrf.clone(),
+            is_admin: self.is_admin,
         }
+    }
+}
+
+/// A signed-in admin. Signed out → sign-in; signed in but not an admin → the 403 page.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequest for AdminUser {
+    type Error = actix_web::Error;
+    type Future = Pending<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = look_up(&req).await?.ok_or(AppError::SignInRequired)?;
+            if !user.is_admin {
+                tracing::warn!(user_id = %user.id(), path = req.path(), "a non-admin asked for an admin page");
+                return Err(AppError::Forbidden("This page is for administrators only.").into());
+            }
+            Ok(Self(user))
+        })
     }
 }
 
@@ -107,8 +131,13 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
                     AppError::Unexpected(anyhow::anyhow!("extending the session: {e}"))
                 })?;
             }
+            let is_admin = found.user.is_admin
+                || state
+                    .settings
+                    .is_admin_email(&found.user.email, found.user.email_verified);
             Ok(Some(CurrentUser {
                 csrf: csrf::token(&session)?,
+                is_admin,
                 user: found.user,
                 credential: found.credential,
                 last_sync: found.last_sync,

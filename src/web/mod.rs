@@ -1,6 +1,8 @@
 //! The HTTP layer: one file per area. Handlers speak HTTP and call into `google`, `vault` and
 //! `store`; they never build SQL or provider wire formats themselves.
 
+pub mod account;
+pub mod admin;
 pub mod csrf;
 pub mod errors;
 pub mod extract;
@@ -11,6 +13,7 @@ pub mod oauth;
 pub mod outage;
 pub mod page;
 pub mod paging;
+pub mod revocation;
 pub mod session;
 pub mod telemetry;
 
@@ -42,5 +45,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::index))
         .route("/oauth2callback", web::get().to(oauth::callback))
         .route("/logout", web::post().to(oauth::logout))
-        .route("/healthz", web::get().to(health::healthz));
+        .route("/account", web::get().to(account::show))
+        .route("/account/disconnect", web::get().to(account::confirm))
+        .route("/account/disconnect", web::post().to(account::disconnect))
+        .route("/healthz", web::get().to(health::healthz))
+        .configure(admin::routes);
 }

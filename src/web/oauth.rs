@@ -93,8 +93,8 @@ pub async fn callback(
         tracing::warn!("a disabled user tried to sign in; nothing stored");
         return Ok(error_page(
             StatusCode::FORBIDDEN,
-            "This account is disabled",
-            "An administrator has disabled this account here. Nothing was stored.",
+            "This account is blocked",
+            "An administrator has blocked this account here. Nothing was stored.",
         ));
     };
     let offline = state.vault.store_grant(user_id, &grant).await?;
@@ -152,20 +152,10 @@ async fn start(
         .finish())
 }
 
-/// Upserts the user (admins: listed in `ADMIN_EMAILS` with a verified email); `None` when the
-/// account is disabled.
+/// Upserts the user; `None` when an admin has blocked the account.
 async fn store_user(state: &State, grant: &Grant) -> Result<Option<UserId>, AppError> {
-    let is_admin = grant.profile.email_verified
-        && state
-            .settings
-            .admin_emails
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(&grant.profile.email));
     let profile = grant.profile.clone();
-    let user = state
-        .db
-        .run(move |c| users::upsert(c, &profile, is_admin))
-        .await?;
+    let user = state.db.run(move |c| users::upsert(c, &profile)).await?;
     Ok(user.disabled_at.is_none().then(|| user.user_id()))
 }
 
@@ -200,6 +190,8 @@ fn provider_error(error: &str) -> HttpResponse {
 
 #[derive(serde::Deserialize)]
 pub struct LogoutForm {
+    /// Missing → refused like a wrong one (403).
+    #[serde(default)]
     csrf: String,
 }
 

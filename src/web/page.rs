@@ -12,6 +12,8 @@ use crate::store::users::User;
 pub struct SignedIn {
     pub user: User,
     pub csrf: String,
+    /// Shows the Admin link.
+    pub is_admin: bool,
 }
 
 /// Renders a template with a status; a template failure becomes a plain 500.

@@ -122,7 +122,7 @@ on_both_backends! {
         assert!(page.contains("Sign in with Google"));
         let resp = app.sign_in(ALICE).await;
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert!(resp.text().await.unwrap().contains("This account is disabled"));
+        assert!(resp.text().await.unwrap().contains("This account is blocked"));
         assert_eq!(app.count_rows("credentials"), 0);
         assert!(app.get("/").await.text().await.unwrap().contains("Sign in with Google"));
     }

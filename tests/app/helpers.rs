@@ -565,6 +565,95 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Adds `n` users (`user00000@load.test` …, seen one minute apart, the highest number most
+    /// recently, all before now) in one transaction; users 0–99 need consent, 100–109 have a
+    /// failing refresh, the others hold an active grant.
+    pub fn seed_users(&self, n: usize) {
+        use diesel::prelude::*;
+        let base = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let at = |i: usize| {
+            (base + chrono::Duration::minutes(i as i64))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let mut statements = Vec::new();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+            let users: Vec<String> = chunk
+                .iter()
+                .map(|&i| {
+                    format!(
+                        "('load-{i}', 'user{i:05}@load.test', TRUE, 'Load User {i:05}', FALSE, '{t}', '{t}')",
+                        t = at(i)
+                    )
+                })
+                .collect();
+            statements.push(format!(
+                "INSERT INTO users (google_sub, email, email_verified, name, is_admin, created_at, last_seen_at) VALUES {}",
+                users.join(", ")
+            ));
+        }
+        statements.push(format!(
+            "INSERT INTO credentials (user_id, client_id, scopes, status, updated_at, last_error, last_error_at) \
+             SELECT id, '{CLIENT_ID}', 'openid', \
+               CASE WHEN google_sub IN ({}) THEN 'needs_consent' ELSE 'active' END, created_at, \
+               CASE WHEN google_sub IN ({}) THEN 'refresh failed: the sign-in provider is unavailable' END, \
+               CASE WHEN google_sub IN ({}) THEN created_at END \
+             FROM users WHERE google_sub LIKE 'load-%'",
+            (0..100).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
+            (100..110).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
+            (100..110).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
+        ));
+        self.db
+            .run_blocking(move |c| {
+                c.transaction::<_, anyhow::Error, _>(|c| {
+                    for s in &statements {
+                        diesel::sql_query(s.as_str()).execute(c)?;
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+    }
+
+    /// The plan the database chooses for `explain` (an `EXPLAIN …` statement), as text.
+    pub fn explain(&self, explain: &str) -> String {
+        use diesel::prelude::*;
+        #[derive(diesel::QueryableByName)]
+        struct SqlitePlan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct PgPlan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            #[diesel(column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let (explain, backend) = (explain.to_string(), self.backend);
+        self.db
+            .run_blocking(move |c| {
+                Ok(match backend {
+                    Backend::Sqlite => diesel::sql_query(explain)
+                        .load::<SqlitePlan>(c)?
+                        .into_iter()
+                        .map(|r| r.detail)
+                        .collect::<Vec<_>>(),
+                    Backend::Postgres => diesel::sql_query(explain)
+                        .load::<PgPlan>(c)?
+                        .into_iter()
+                        .map(|r| r.line)
+                        .collect(),
+                }
+                .join("\n"))
+            })
+            .unwrap()
+    }
+}
+
 pub fn location(resp: &Response) -> &str {
     resp.headers()
         .get(LOCATION)

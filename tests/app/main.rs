@@ -1,6 +1,7 @@
 //! Integration tests of the web app against the Google emulator, over real HTTP, each with a
 //! fresh SQLite database.
 
+mod admin;
 mod architecture;
 mod browser;
 #[path = "../support/chromium.rs"]

@@ -201,7 +201,17 @@ impl Vault {
                 self.needs_consent(user, &cred, "access was revoked or has expired")
                     .await
             }
-            Err(e) => Err(TokenError::Unavailable(anyhow::Error::new(e))),
+            Err(e) => {
+                let (id, why) = (cred.id, format!("refresh failed: {e}"));
+                if let Err(db) = self
+                    .db
+                    .run(move |c| credentials::record_error(c, id, &why))
+                    .await
+                {
+                    tracing::warn!(user_id = %user, error = %db, "could not record the refresh error");
+                }
+                Err(TokenError::Unavailable(anyhow::Error::new(e)))
+            }
         }
     }
 

@@ -1,0 +1,202 @@
+//! What the admin dashboard reads: users with their grant and live sessions, searched,
+//! filtered by connection health, and paged by keyset (last seen, id) so that every page costs
+//! the same at 100k users (index `users_last_seen`).
+
+use anyhow::Context;
+use diesel::prelude::*;
+
+use super::credentials::{Credential, Status};
+use super::schema::{credentials, sessions, users};
+use super::users::{lower, User, UserId};
+use super::{now, AnyConnection};
+
+/// The connection-health filters an operator checks first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filter {
+    #[default]
+    All,
+    /// The grant is gone: background access is lost until the user consents again.
+    NeedsConsent,
+    /// Refreshes are failing (the provider or database was unavailable at the last try).
+    RefreshFailing,
+    /// Blocked by an admin.
+    Blocked,
+}
+
+impl Filter {
+    pub const ALL: [Filter; 4] = [
+        Filter::All,
+        Filter::NeedsConsent,
+        Filter::RefreshFailing,
+        Filter::Blocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::NeedsConsent => "needs_consent",
+            Self::RefreshFailing => "refresh_failing",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Where a page of the list starts: after this (last seen, id).
+pub type Cursor = (chrono::NaiveDateTime, i64);
+
+/// One row of the list.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub user: User,
+    pub credential: Option<Credential>,
+    pub sessions: i64,
+}
+
+/// How many users each filter holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub all: i64,
+    pub needs_consent: i64,
+    pub refresh_failing: i64,
+    pub blocked: i64,
+}
+
+/// Up to `limit` users after `after`, most recently seen first, matching `search` (a part of
+/// the email or the name, any case) and `filter`; with their credential for `client_id`.
+pub fn list(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    search: Option<&str>,
+    filter: Filter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> anyhow::Result<Vec<Row>> {
+    let client_id = client_id.to_string();
+    let mut query = users::table
+        .left_join(
+            credentials::table.on(credentials::user_id
+                .eq(users::id)
+                .and(credentials::client_id.eq(client_id))),
+        )
+        .select((User::as_select(), Option::<Credential>::as_select()))
+        .order((users::last_seen_at.desc(), users::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    query = match filter {
+        Filter::All => query,
+        Filter::NeedsConsent => query.filter(credentials::status.eq(Status::NeedsConsent.as_str())),
+        Filter::RefreshFailing => query.filter(
+            credentials::last_error_at
+                .is_not_null()
+                .and(credentials::status.eq(Status::Active.as_str())),
+        ),
+        Filter::Blocked => query.filter(users::disabled_at.is_not_null()),
+    };
+    if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&s.to_lowercase()));
+        query = query.filter(
+            lower(users::email)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::name).like(pattern).escape('\\')),
+        );
+    }
+    if let Some((seen, id)) = after {
+        query = query.filter(
+            users::last_seen_at
+                .lt(seen)
+                .or(users::last_seen_at.eq(seen).and(users::id.lt(id))),
+        );
+    }
+    let rows: Vec<(User, Option<Credential>)> = query.load(conn).context("listing users")?;
+    let ids: Vec<i64> = rows.iter().map(|(u, _)| u.id).collect();
+    let live: Vec<(Option<i64>, i64)> = sessions::table
+        .filter(sessions::user_id.eq_any(&ids))
+        .filter(sessions::expires_at.gt(now()))
+        .group_by(sessions::user_id)
+        .select((sessions::user_id, diesel::dsl::count_star()))
+        .load(conn)
+        .context("counting sessions")?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, credential)| Row {
+            sessions: live
+                .iter()
+                .find(|(u, _)| *u == Some(user.id))
+                .map_or(0, |(_, n)| *n),
+            user,
+            credential,
+        })
+        .collect())
+}
+
+/// How many users each filter holds (search aside).
+pub fn counts(conn: &mut AnyConnection, client_id: &str) -> anyhow::Result<Counts> {
+    let all = users::table.count().get_result(conn)?;
+    let web = credentials::table.filter(credentials::client_id.eq(client_id.to_string()));
+    let needs_consent = web
+        .clone()
+        .filter(credentials::status.eq(Status::NeedsConsent.as_str()))
+        .count()
+        .get_result(conn)?;
+    let refresh_failing = web
+        .filter(credentials::status.eq(Status::Active.as_str()))
+        .filter(credentials::last_error_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let blocked = users::table
+        .filter(users::disabled_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(Counts {
+        all,
+        needs_consent,
+        refresh_failing,
+        blocked,
+    })
+}
+
+/// One user with their credential for `client_id` and live sessions.
+pub fn detail(
+    conn: &mut AnyConnection,
+    id: UserId,
+    client_id: &str,
+) -> anyhow::Result<Option<Row>> {
+    let Some(user) = super::users::find(conn, id)? else {
+        return Ok(None);
+    };
+    let credential = super::credentials::find(conn, id, client_id)?;
+    let sessions = super::sessions::count_for_user(conn, id)?;
+    Ok(Some(Row {
+        user,
+        credential,
+        sessions,
+    }))
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_taken_literally() {
+        assert_eq!(super::escape_like("a%b_c\\d"), "a\\%b\\_c\\\\d");
+        for f in super::Filter::ALL {
+            assert_eq!(super::Filter::parse(f.as_str()), Some(f));
+        }
+    }
+}

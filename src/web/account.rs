@@ -1,0 +1,105 @@
+//! `/account`: what the user granted, in plain words, and Disconnect (a confirmation page, then
+//! a POST with the CSRF token): revoke at Google, delete the stored tokens, end every session.
+
+use actix_session::Session;
+use actix_web::{http::StatusCode, web, HttpResponse};
+use askama::Template;
+
+use super::errors::AppError;
+use super::extract::CurrentUser;
+use super::page::{render, SignedIn};
+use super::revocation::{self, Request};
+use super::{csrf, State};
+use crate::google::describe_scope;
+use crate::vault::Revocation;
+
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+struct Account {
+    user: Option<SignedIn>,
+    /// Each granted scope in plain words.
+    scopes: Vec<String>,
+    /// Background access works (a refresh token is stored).
+    offline: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/disconnect.html")]
+struct Confirm {
+    user: Option<SignedIn>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/disconnected.html")]
+struct Disconnected {
+    user: Option<SignedIn>,
+    /// Google did not confirm the revocation (the local tokens are deleted anyway).
+    provider_failed: bool,
+}
+
+/// A form that changes something: only its CSRF token. A missing token is a 403, like a wrong one.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn show(user: CurrentUser) -> HttpResponse {
+    let scopes = user
+        .credential
+        .as_ref()
+        .map(|c| {
+            c.scopes
+                .split_whitespace()
+                .map(|s| describe_scope(s).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &Account {
+            offline: user
+                .credential
+                .as_ref()
+                .is_some_and(|c| c.has_offline_access()),
+            scopes,
+            user: Some(user.signed_in()),
+        },
+    )
+}
+
+pub async fn confirm(user: CurrentUser) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &Confirm {
+            user: Some(user.signed_in()),
+        },
+    )
+}
+
+pub async fn disconnect(
+    state: State,
+    session: Session,
+    user: CurrentUser,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&session, &form.csrf)?;
+    let outcome = revocation::revoke(
+        &state,
+        Request {
+            actor: Some(user.id()),
+            target: user.id(),
+            action: "user.disconnect",
+            block: false,
+        },
+    )
+    .await?;
+    session.purge();
+    Ok(render(
+        StatusCode::OK,
+        &Disconnected {
+            user: None,
+            provider_failed: matches!(outcome.provider, Revocation::ProviderFailed(_)),
+        },
+    ))
+}

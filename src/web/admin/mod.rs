@@ -1,0 +1,51 @@
+//! The admin dashboard: `/admin/users` (search, health filters, keyset pages), one user's
+//! detail with Revoke / Unblock, and `/admin/audit`. Every route takes `AdminUser`.
+
+pub mod audit;
+pub mod user;
+pub mod users;
+
+use actix_web::{web, HttpResponse};
+
+use super::extract::AdminUser;
+use super::page::see_other;
+use crate::store::credentials::{Credential, Status};
+use crate::store::users::User;
+
+/// Registers the admin routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(index))
+        .route("/admin/users", web::get().to(users::list))
+        .route("/admin/users/{id}", web::get().to(user::show))
+        .route(
+            "/admin/users/{id}/revoke",
+            web::get().to(user::confirm_revoke),
+        )
+        .route("/admin/users/{id}/revoke", web::post().to(user::revoke))
+        .route("/admin/users/{id}/unblock", web::post().to(user::unblock))
+        .route("/admin/audit", web::get().to(audit::list));
+}
+
+async fn index(_: AdminUser) -> HttpResponse {
+    see_other("/admin/users")
+}
+
+/// A user's connection health in a word, as the list and the detail show it.
+pub fn health(user: &User, credential: Option<&Credential>) -> &'static str {
+    if user.disabled_at.is_some() {
+        return "Blocked";
+    }
+    match credential {
+        None => "No grant",
+        Some(c) if c.status == Status::NeedsConsent => "Needs consent",
+        Some(c) if c.status == Status::Revoked => "Revoked",
+        Some(c) if c.last_error_at.is_some() => "Refresh failing",
+        Some(c) if c.refresh_token.is_none() => "No background access",
+        Some(_) => "OK",
+    }
+}
+
+/// A timestamp as the dashboard shows it.
+pub fn when(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,195 @@
+//! `/admin/users/{id}`: one user's detail and audit entries; Revoke (a confirmation page, then a
+//! POST with the CSRF token, optionally blocking sign-in) and Unblock.
+
+use actix_session::Session;
+use actix_web::{http::StatusCode, web, HttpResponse};
+use askama::Template;
+
+use super::{health, when};
+use crate::store::admin;
+use crate::store::audit::{self, Entry};
+use crate::store::users::{self, UserId};
+use crate::web::account::CsrfForm;
+use crate::web::csrf;
+use crate::web::errors::AppError;
+use crate::web::extract::AdminUser;
+use crate::web::page::{render, see_other, SignedIn};
+use crate::web::revocation::{self, Request};
+use crate::web::State;
+
+/// How many of the user's audit entries the detail shows.
+const AUDIT_ENTRIES: i64 = 50;
+
+struct Detail {
+    id: i64,
+    email: String,
+    email_verified: bool,
+    name: String,
+    created: String,
+    last_seen: String,
+    blocked: Option<String>,
+    health: &'static str,
+    scopes: Vec<String>,
+    offline: bool,
+    last_error: Option<(String, String)>,
+    sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct Show {
+    user: Option<SignedIn>,
+    target: Detail,
+    entries: Vec<Entry>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/revoke.html")]
+struct Confirm {
+    user: Option<SignedIn>,
+    target: Detail,
+}
+
+async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> {
+    let client_id = state.vault.client_id().to_string();
+    let target = UserId(id);
+    let (row, entries) = state
+        .db
+        .run(move |c| {
+            Ok((
+                admin::detail(c, target, &client_id)?,
+                audit::list(c, Some(target), None, AUDIT_ENTRIES)?,
+            ))
+        })
+        .await?;
+    let row = row.ok_or(AppError::NotFound)?;
+    let cred = row.credential.as_ref();
+    let detail = Detail {
+        id: row.user.id,
+        email: row.user.email.clone(),
+        email_verified: row.user.email_verified,
+        name: row.user.name.clone(),
+        created: when(row.user.created_at),
+        last_seen: when(row.user.last_seen_at),
+        blocked: row.user.disabled_at.map(when),
+        health: health(&row.user, cred),
+        scopes: cred
+            .map(|c| c.scopes.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
+        offline: cred.is_some_and(|c| c.has_offline_access()),
+        last_error: cred.and_then(|c| Some((c.last_error.clone()?, when(c.last_error_at?)))),
+        sessions: row.sessions,
+    };
+    Ok((detail, entries))
+}
+
+pub async fn show(
+    state: State,
+    admin: AdminUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (target, entries) = load(&state, id.into_inner()).await?;
+    Ok(render(
+        StatusCode::OK,
+        &Show {
+            user: Some(admin.0.signed_in()),
+            target,
+            entries,
+        },
+    ))
+}
+
+pub async fn confirm_revoke(
+    state: State,
+    admin: AdminUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (target, _) = load(&state, id.into_inner()).await?;
+    Ok(render(
+        StatusCode::OK,
+        &Confirm {
+            user: Some(admin.0.signed_in()),
+            target,
+        },
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    /// The "block sign-in" checkbox (`on` when ticked).
+    block: Option<String>,
+}
+
+pub async fn revoke(
+    state: State,
+    session: Session,
+    admin: AdminUser,
+    id: web::Path<i64>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&session, &form.csrf)?;
+    let id = id.into_inner();
+    let target = UserId(id);
+    if state
+        .db
+        .run(move |c| users::find(c, target))
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    revocation::revoke(
+        &state,
+        Request {
+            actor: Some(admin.0.id()),
+            target,
+            action: "admin.revoke",
+            block: form.block.is_some(),
+        },
+    )
+    .await?;
+    // The detail page shows the outcome (the newest audit entry).
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+pub async fn unblock(
+    state: State,
+    session: Session,
+    admin: AdminUser,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&session, &form.csrf)?;
+    let id = id.into_inner();
+    let (actor, target) = (admin.0.id(), UserId(id));
+    let found = state
+        .db
+        .run(move |c| {
+            use diesel::Connection;
+            c.transaction::<_, anyhow::Error, _>(|c| {
+                if users::find(c, target)?.is_none() {
+                    return Ok(false);
+                }
+                users::set_blocked(c, target, false)?;
+                audit::record(
+                    c,
+                    &audit::NewEntry {
+                        actor: Some(actor),
+                        action: "admin.unblock",
+                        target: Some(target),
+                        detail: "sign-in allowed again",
+                        outcome: "done",
+                    },
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(target_user = id, actor = %actor, "user unblocked");
+    Ok(see_other(&format!("/admin/users/{id}")))
+}

@@ -21,7 +21,7 @@ pub struct NewEntry<'a> {
 }
 
 /// One entry as pages show it, with the emails of actor and target.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable)]
 pub struct Entry {
     pub id: i64,
     pub at: chrono::NaiveDateTime,
@@ -81,29 +81,5 @@ pub fn list(
     if let Some(b) = before {
         query = query.filter(audit_log::id.lt(b));
     }
-    let rows: Vec<(
-        i64,
-        chrono::NaiveDateTime,
-        Option<String>,
-        String,
-        Option<i64>,
-        Option<String>,
-        String,
-        String,
-    )> = query.load(conn).context("reading the audit log")?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, at, actor_email, action, target_user_id, target_email, detail, outcome)| Entry {
-                id,
-                at,
-                actor_email,
-                action,
-                target_user_id,
-                target_email,
-                detail,
-                outcome,
-            },
-        )
-        .collect())
+    query.load(conn).context("reading the audit log")
 }

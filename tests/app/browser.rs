@@ -120,3 +120,68 @@ async fn browser_cancel_shows_the_friendly_page_sqlite() {
 async fn browser_cancel_shows_the_friendly_page_postgres() {
     with_browser("browser_cancel_postgres", Backend::Postgres, cancel_flow).await;
 }
+
+/// Signs `account` in through the consent screen in `web`.
+async fn browser_sign_in(web: &WebDriver, app: &TestApp, account: &str) -> WebDriverResult<()> {
+    web.goto(format!("{}/", app.addr)).await?;
+    click(web, "[data-testid=sign-in]").await?;
+    click(web, &format!("[data-testid=account-{account}]")).await?;
+    click(web, "[data-testid=allow]").await?;
+    web.query(By::Css("[data-testid=user-name]"))
+        .first()
+        .await?;
+    Ok(())
+}
+
+/// Bob is signed in in his browser; the admin, in another, finds him, revokes him, and Bob's
+/// next click lands on the signed-out page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_admin_revokes_bob_and_his_open_session_ends() {
+    let app = TestApp::spawn().await;
+    let driver = start_chromedriver().await;
+    let (bob_profile, admin_profile) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bob = chromium(&driver, &bob_profile).await;
+    let admin = chromium(&driver, &admin_profile).await;
+    let run = async {
+        browser_sign_in(&bob, &app, "bob").await?;
+        browser_sign_in(&admin, &app, "admin").await?;
+        click(&admin, "[data-testid=nav-admin]").await?;
+        let search = admin.query(By::Css("[data-testid=search]")).first().await?;
+        search.send_keys("bob").await?;
+        click(&admin, "[data-testid=search-submit]").await?;
+        let rows = admin.find_all(By::Css("[data-testid=user-row]")).await?;
+        assert_eq!(rows.len(), 1, "only bob matches");
+        click(&admin, "[data-testid=user-link]").await?;
+        assert_eq!(
+            text_of(&admin, "[data-testid=target-email]").await?,
+            "bob@example.test"
+        );
+        assert_eq!(text_of(&admin, "[data-testid=sessions]").await?, "1");
+        click(&admin, "[data-testid=revoke]").await?;
+        click(&admin, "[data-testid=confirm-revoke]").await?;
+        assert_eq!(
+            text_of(&admin, "[data-testid=audit-outcome]").await?,
+            "revoked at the provider"
+        );
+        assert_eq!(text_of(&admin, "[data-testid=sessions]").await?, "0");
+        // Bob, still looking at his files, reloads: he is signed out.
+        bob.refresh().await?;
+        bob.query(By::Css("[data-testid=sign-in]")).first().await?;
+        assert!(bob
+            .find_all(By::Css("[data-testid=user-email]"))
+            .await?
+            .is_empty());
+        Ok::<_, WebDriverError>(())
+    }
+    .await;
+    if let Err(e) = &run {
+        let dir = save_artifacts(&admin, "browser_admin_revoke_admin").await;
+        save_artifacts(&bob, "browser_admin_revoke_bob").await;
+        let _ = (admin.quit().await, bob.quit().await);
+        panic!(
+            "admin revoke in the browser failed: {e} (artifacts in {})",
+            dir.display()
+        );
+    }
+    let _ = (admin.quit().await, bob.quit().await);
+}

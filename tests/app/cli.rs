@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, location};
+use crate::helpers::{client_with_jar, location, on_both_backends};
+
+const ALICE_EMAIL: &str = "alice@example.test";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -230,4 +232,42 @@ fn migrate_applies_pending_migrations_once() {
     assert!(dir.path().join("data/offline-access.db").exists());
     let second = run();
     assert!(second.contains("(0 migrations applied now)"), "{second}");
+}
+
+on_both_backends! {
+    async fn admin_grant_and_revoke_on_the_command_line(app) {
+        app.sign_in(ALICE_EMAIL).await;
+        let admin = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_offline-access"))
+                .arg("admin")
+                .args(args)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("DATABASE_URL", &app.settings.database.url)
+                .env("SECRET_KEY", crate::helpers::SECRET)
+                .env("ADMIN_EMAILS", "admin@example.test")
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        };
+        assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::FORBIDDEN);
+        let out = admin(&["grant", "ALICE@example.test"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("alice@example.test is now an admin"));
+        assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::OK, "at once, no new sign-in");
+        // A new sign-in keeps the role given on the command line.
+        app.sign_in(ALICE_EMAIL).await;
+        assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::OK);
+        let audit = app.get("/admin/audit").await.text().await.unwrap();
+        assert!(audit.contains("admin.grant") && audit.contains("command line"));
+
+        let out = admin(&["revoke", "alice@example.test"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("no longer an admin"));
+        assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::FORBIDDEN);
+
+        let out = admin(&["grant", "nobody@example.test"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("must sign in once first"));
+    }
 }

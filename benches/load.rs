@@ -96,7 +96,7 @@ async fn main() {
     let alice = app.sign_in_new_browser(&addr, "alice@example.test").await;
     let token = app
         .vault()
-        .access_token(app.user_id("alice@example.test"))
+        .access_token(app.user_id("alice@example.test"), &[])
         .await
         .unwrap()
         .token;

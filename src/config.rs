@@ -55,6 +55,11 @@ impl std::fmt::Debug for ClientSecret {
 impl ClientSecret {
     /// Parses Google's download format: `{"web": {...}}` (or `{"installed": {...}}`).
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        Self::parse_for("GOOGLE_CLIENT_SECRET_FILE", json)
+    }
+
+    /// The same, naming the variable `var` that points at the file in its error messages.
+    fn parse_for(var: &str, json: &str) -> Result<Self, ConfigError> {
         #[derive(serde::Deserialize)]
         struct Inner {
             client_id: String,
@@ -69,16 +74,16 @@ impl ClientSecret {
         }
         let file: File = serde_json::from_str(json).map_err(|e| {
             bad(format!(
-                "GOOGLE_CLIENT_SECRET_FILE is not a client secret JSON file downloaded from Google ({e})"
+                "{var} is not a client secret JSON file downloaded from Google ({e})"
             ))
         })?;
         let inner = file.web.or(file.installed).ok_or_else(|| {
-            bad("GOOGLE_CLIENT_SECRET_FILE has neither a \"web\" nor an \"installed\" client")
+            bad(format!(
+                "{var} has neither a \"web\" nor an \"installed\" client"
+            ))
         })?;
         if inner.client_id.is_empty() || inner.client_secret.is_empty() {
-            return Err(bad(
-                "GOOGLE_CLIENT_SECRET_FILE lacks client_id or client_secret",
-            ));
+            return Err(bad(format!("{var} lacks client_id or client_secret")));
         }
         Ok(Self {
             client_id: inner.client_id,
@@ -86,6 +91,24 @@ impl ClientSecret {
             redirect_uris: inner.redirect_uris,
         })
     }
+}
+
+/// The server clients that redeem mobile apps' `serverAuthCode`s (`POST /authcode`): one
+/// default (the web client when none is set) and optional per-platform ones, as Google Sign-In
+/// lets an app name one server client for both platforms or one each.
+#[derive(Debug, Clone, Default)]
+pub struct MobileSettings {
+    /// `MOBILE_SERVER_CLIENT_…`; `None`: the app's web client.
+    pub default: Option<ClientSecret>,
+    /// `ANDROID_SERVER_CLIENT_…`
+    pub android: Option<ClientSecret>,
+    /// `IOS_SERVER_CLIENT_…`
+    pub ios: Option<ClientSecret>,
+    /// `MOBILE_APP_CLIENT_IDS`: the Android/iOS client ids allowed as an ID token's `azp`
+    /// (empty: any).
+    pub app_client_ids: Vec<String>,
+    /// `AUTHCODE_RATE_PER_MINUTE`: requests one address may make to `/authcode` a minute.
+    pub per_minute: u32,
 }
 
 /// Everything the app needs to run.
@@ -104,6 +127,11 @@ pub struct Settings {
     pub admin_emails: Vec<String>,
     /// Lifetime of a session without activity.
     pub session_ttl: chrono::Duration,
+    /// Server clients for mobile apps (`POST /authcode`).
+    pub mobile: MobileSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (`TRUSTED_PROXIES`); from
+    /// any other peer the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Shown on the landing page in emulator mode: how to sign in as a seeded account.
     pub demo_hint: Option<String>,
 }
@@ -194,12 +222,12 @@ impl Settings {
             GoogleSource::Emulator { .. } => "admin@example.test",
             GoogleSource::Provider { .. } => "",
         };
-        let admin_emails = get("ADMIN_EMAILS")
-            .unwrap_or_else(|| admin_default.to_string())
-            .split([',', ' '])
-            .filter(|s| !s.is_empty())
-            .map(|s| s.trim().to_lowercase())
-            .collect();
+        let admin_emails = list(Some(
+            get("ADMIN_EMAILS").unwrap_or_else(|| admin_default.to_string()),
+        ))
+        .into_iter()
+        .map(|s| s.to_lowercase())
+        .collect();
         let db_pool_size = parse_num(&get, "DB_POOL_SIZE", 10)?;
         if db_pool_size == 0 {
             return Err(bad("DB_POOL_SIZE must be at least 1"));
@@ -210,6 +238,26 @@ impl Settings {
             return Err(bad("SESSION_TTL_HOURS must be between 1 and 8784 (a year)"));
         }
         let session_ttl = chrono::Duration::hours(ttl_hours);
+        let mobile = MobileSettings {
+            default: server_client(&get, "MOBILE")?,
+            android: server_client(&get, "ANDROID")?,
+            ios: server_client(&get, "IOS")?,
+            app_client_ids: list(get("MOBILE_APP_CLIENT_IDS")),
+            per_minute: parse_num(&get, "AUTHCODE_RATE_PER_MINUTE", 30)?,
+        };
+        if mobile.per_minute == 0 {
+            return Err(bad("AUTHCODE_RATE_PER_MINUTE must be at least 1"));
+        }
+        let trusted_proxies = list(get("TRUSTED_PROXIES"))
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    bad(format!(
+                        "TRUSTED_PROXIES must list IP addresses (got {p:?})"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
 
         Ok(Self {
             base_url,
@@ -223,6 +271,8 @@ impl Settings {
             secret_key,
             admin_emails,
             session_ttl,
+            mobile,
+            trusted_proxies,
             demo_hint: None,
         })
     }
@@ -249,6 +299,47 @@ impl Settings {
     /// Whether cookies must be `Secure`.
     pub fn https(&self) -> bool {
         self.base_url.scheme() == "https"
+    }
+}
+
+/// A comma- or space-separated list.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// One server client from `{prefix}_SERVER_CLIENT_SECRET_FILE` (Google's download) or from
+/// `{prefix}_SERVER_CLIENT_ID` with `{prefix}_SERVER_CLIENT_SECRET`; `None` when neither is set.
+fn server_client(
+    get: &impl Fn(&str) -> Option<String>,
+    prefix: &str,
+) -> Result<Option<ClientSecret>, ConfigError> {
+    let file_var = format!("{prefix}_SERVER_CLIENT_SECRET_FILE");
+    let id_var = format!("{prefix}_SERVER_CLIENT_ID");
+    let secret_var = format!("{prefix}_SERVER_CLIENT_SECRET");
+    match (get(&file_var), get(&id_var), get(&secret_var)) {
+        (None, None, None) => Ok(None),
+        (Some(path), None, None) => {
+            let json = std::fs::read_to_string(&path)
+                .map_err(|e| bad(format!("{file_var}={path} cannot be read: {e}")))?;
+            ClientSecret::parse_for(&file_var, &json).map(Some)
+        }
+        (Some(_), _, _) => Err(bad(format!(
+            "set {file_var}, or {id_var} with {secret_var}, not both"
+        ))),
+        (None, Some(client_id), Some(secret)) => Ok(Some(ClientSecret {
+            client_id,
+            client_secret: SecretString::from(secret),
+            redirect_uris: vec![],
+        })),
+        (None, _, _) => Err(bad(format!(
+            "{id_var} and {secret_var} must be set together"
+        ))),
     }
 }
 
@@ -378,6 +469,56 @@ mod tests {
         assert!(err.0.contains("SESSION_TTL_HOURS"), "{err}");
         let err = settings(&[("SECRET_KEY", KEY), ("DB_POOL_SIZE", "0")]).unwrap_err();
         assert!(err.0.contains("DB_POOL_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn mobile_server_clients_come_from_a_file_or_an_id_and_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("android.json");
+        std::fs::write(
+            &file,
+            r#"{"web":{"client_id":"android-server.apps.googleusercontent.com","client_secret":"s2"}}"#,
+        )
+        .unwrap();
+        let file = file.display().to_string();
+        let s = settings(&[
+            ("SECRET_KEY", KEY),
+            ("ANDROID_SERVER_CLIENT_SECRET_FILE", &file),
+            (
+                "IOS_SERVER_CLIENT_ID",
+                "ios-server.apps.googleusercontent.com",
+            ),
+            ("IOS_SERVER_CLIENT_SECRET", "s3"),
+            (
+                "MOBILE_APP_CLIENT_IDS",
+                "a.apps.googleusercontent.com, b.apps.googleusercontent.com",
+            ),
+            ("TRUSTED_PROXIES", "10.0.0.1,::1"),
+        ])
+        .unwrap();
+        assert!(s.mobile.default.is_none());
+        assert_eq!(
+            s.mobile.android.unwrap().client_id,
+            "android-server.apps.googleusercontent.com"
+        );
+        assert_eq!(
+            s.mobile.ios.unwrap().client_id,
+            "ios-server.apps.googleusercontent.com"
+        );
+        assert_eq!(s.mobile.app_client_ids.len(), 2);
+        assert_eq!(s.mobile.per_minute, 30);
+        assert_eq!(s.trusted_proxies.len(), 2);
+
+        let err = settings(&[("SECRET_KEY", KEY), ("IOS_SERVER_CLIENT_ID", "x")]).unwrap_err();
+        assert!(err.0.contains("IOS_SERVER_CLIENT_SECRET"), "{err}");
+        let err = settings(&[
+            ("SECRET_KEY", KEY),
+            ("MOBILE_SERVER_CLIENT_SECRET_FILE", "/nonexistent.json"),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains("MOBILE_SERVER_CLIENT_SECRET_FILE"), "{err}");
+        let err = settings(&[("SECRET_KEY", KEY), ("TRUSTED_PROXIES", "nginx")]).unwrap_err();
+        assert!(err.0.contains("TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

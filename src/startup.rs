@@ -9,9 +9,10 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::{GoogleSource, Settings};
+use crate::config::{ClientSecret, GoogleSource, Settings};
 use crate::emulator::{self, ClientKind, ClientRegistration};
 use crate::google::drive::Drive;
 use crate::google::oauth::OAuth;
@@ -21,8 +22,10 @@ use crate::store::sessions::DbSessionStore;
 use crate::store::{DatabaseSettings, Db};
 use crate::sync::{Syncer, Target};
 use crate::vault::Vault;
+use crate::web::authcode::MobileClients;
 use crate::web::errors::{bad_input, ErrorPage};
 use crate::web::page::render;
+use crate::web::ratelimit::RateLimiter;
 use crate::web::{self as routes, AppState};
 
 /// Client id the in-process emulator registers for the app.
@@ -56,6 +59,19 @@ pub fn resolve_google(
                 kind: ClientKind::Web,
                 redirect_uris: vec![settings.redirect_uri()],
             });
+            // Server clients configured for mobile apps exist at this "Google" too.
+            let mobile = &settings.mobile;
+            for c in [&mobile.default, &mobile.android, &mobile.ios]
+                .into_iter()
+                .flatten()
+            {
+                emu.register_client(ClientRegistration {
+                    client_id: c.client_id.clone(),
+                    client_secret: c.client_secret.expose_secret().to_string(),
+                    kind: ClientKind::Web,
+                    redirect_uris: vec![],
+                });
+            }
             let origin = url::Url::parse(&emu.url).context("emulator URL")?;
             Ok((
                 emulated(settings, keys, origin),
@@ -101,12 +117,49 @@ fn emulated(settings: &Settings, keys: &Keys, origin: url::Url) -> GoogleConfig 
     )
 }
 
-/// The `sync` command's worker.
-pub async fn syncer(settings: &Settings) -> anyhow::Result<Syncer> {
+/// The OAuth clients: the web client, and the server clients mobile apps' codes are redeemed
+/// with (the web client itself unless others are configured), all sharing one discovery.
+fn oauth_clients(
+    settings: &Settings,
+    google: GoogleConfig,
+    http: reqwest::Client,
+) -> (Arc<OAuth>, MobileClients) {
+    let web = Arc::new(OAuth::new(google, http));
+    let server =
+        |c: &ClientSecret| Arc::new(web.for_client(c.client_id.clone(), c.client_secret.clone()));
+    let mobile = &settings.mobile;
+    let default = match &mobile.default {
+        Some(c) => server(c),
+        None => Arc::new(web.for_client(
+            web.config().client_id.clone(),
+            web.config().client_secret.clone(),
+        )),
+    };
+    let clients = MobileClients {
+        default,
+        android: mobile.android.as_ref().map(server),
+        ios: mobile.ios.as_ref().map(server),
+        app_client_ids: mobile.app_client_ids.clone(),
+    };
+    (web, clients)
+}
+
+/// The vault and Drive client as work outside `serve` uses them (the `sync` command, tests):
+/// every configured OAuth client, the tokens key derived from `SECRET_KEY`.
+pub fn background_vault(settings: &Settings, db: Db) -> anyhow::Result<(Vault, Drive)> {
     let keys = Keys::derive(&settings.secret_key);
     let google = background_google(settings, &keys)?;
+    let http = http_client()?;
+    let drive = Drive::new(http.clone(), google.api_base.clone());
+    let (web, mobile) = oauth_clients(settings, google, http);
+    Ok((Vault::new(db, keys.tokens, web, mobile.all()), drive))
+}
+
+/// The `sync` command's worker.
+pub async fn syncer(settings: &Settings) -> anyhow::Result<Syncer> {
     let db = connect_db(&settings.database).await?;
-    Syncer::new(db, keys.tokens, google)
+    let (vault, drive) = background_vault(settings, db.clone())?;
+    Ok(Syncer::new(db, vault, drive))
 }
 
 /// Binds `settings.bind`, then [`start_on`].
@@ -143,8 +196,12 @@ pub async fn start_on(
     };
     let port = listener.local_addr()?.port();
     let db = connect_db(&settings.database).await?;
+    let http = http_client()?;
+    let drive = Drive::new(http.clone(), google.api_base.clone());
+    let (oauth, mobile) = oauth_clients(&settings, google, http.clone());
+    let vault = Vault::new(db.clone(), keys.tokens.clone(), oauth.clone(), mobile.all());
     if let Some(every) = sync_every {
-        let syncer = Syncer::new(db.clone(), keys.tokens.clone(), google.clone())?;
+        let syncer = Syncer::new(db.clone(), vault.clone(), drive.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
@@ -156,7 +213,17 @@ pub async fn start_on(
             }
         });
     }
-    let server = serve(listener, settings, keys, google, db.clone())?;
+    let authcode_limit = RateLimiter::new(settings.mobile.per_minute);
+    let state = AppState {
+        vault,
+        oauth,
+        drive,
+        mobile,
+        authcode_limit,
+        settings,
+        db: db.clone(),
+    };
+    let server = serve(listener, state, keys)?;
     Ok(Running {
         server,
         port,
@@ -173,16 +240,10 @@ pub async fn connect_db(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         .context("database start-up task")?
 }
 
-/// The HTTP server. `keys` are consumed here: each goes to the one part that uses it, and
-/// none reaches handler state.
-fn serve(
-    listener: TcpListener,
-    settings: Settings,
-    keys: Keys,
-    google: GoogleConfig,
-    db: Db,
-) -> anyhow::Result<Server> {
-    let http = http_client()?;
+/// The HTTP server. The session keys are used here; none reaches handler state.
+fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<Server> {
+    let settings = &state.settings;
+    let db = state.db.clone();
     let https = settings.https();
     let cookie_name = if https {
         "__Host-oa_session"
@@ -193,17 +254,8 @@ fn serve(
     let store = DbSessionStore::new(db.clone(), keys.sessions);
     let cookie_key = Key::from(&keys.cookie);
 
-    spawn_session_sweeper(db.clone());
-
-    let drive = Drive::new(http.clone(), google.api_base.clone());
-    let oauth = Arc::new(OAuth::new(google, http));
-    let state = web::Data::new(Arc::new(AppState {
-        vault: Vault::new(db.clone(), keys.tokens, oauth.clone()),
-        oauth,
-        drive,
-        settings,
-        db,
-    }));
+    spawn_session_sweeper(db);
+    let state = web::Data::new(Arc::new(state));
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
             .cookie_name(cookie_name.to_string())

@@ -2,11 +2,9 @@
 //! record what Google holds for each user (Drive file count, newest files).
 
 use std::io::Write;
-use std::sync::Arc;
 
 use crate::google::drive::{self, Drive};
-use crate::google::{http_client, oauth::OAuth, GoogleConfig, GoogleError, PageToken};
-use crate::secret::Cipher;
+use crate::google::{GoogleError, PageToken};
 use crate::store::credentials;
 use crate::store::sync_status::{self, SyncStatus};
 use crate::store::users::UserId;
@@ -33,30 +31,18 @@ pub struct Syncer {
     db: Db,
     vault: Vault,
     drive: Drive,
-    client_id: String,
 }
 
 impl Syncer {
-    pub fn new(db: Db, tokens: Cipher, google: GoogleConfig) -> anyhow::Result<Self> {
-        let http = http_client()?;
-        let drive = Drive::new(http.clone(), google.api_base.clone());
-        let client_id = google.client_id.clone();
-        let oauth = Arc::new(OAuth::new(google, http));
-        Ok(Self {
-            vault: Vault::new(db.clone(), tokens, oauth),
-            db,
-            drive,
-            client_id,
-        })
+    /// Background work through `vault` (every OAuth client's grants) on `drive`.
+    pub fn new(db: Db, vault: Vault, drive: Drive) -> Self {
+        Self { db, vault, drive }
     }
 
-    /// Users with a credential (and whether it is active), optionally only `email`.
+    /// Users with a credential from any client (and whether one is active), optionally only
+    /// `email`.
     pub async fn users(&self, target: &Target) -> anyhow::Result<Vec<(UserId, String, bool)>> {
-        let client_id = self.client_id.clone();
-        let mut users = self
-            .db
-            .run(move |c| credentials::users_with_credentials(c, &client_id))
-            .await?;
+        let mut users = self.db.run(credentials::users_with_credentials).await?;
         if let Target::Email(email) = target {
             users.retain(|(_, e, _)| e.eq_ignore_ascii_case(email));
         }
@@ -98,7 +84,7 @@ impl Syncer {
         };
         let access = self
             .vault
-            .access_token(user)
+            .access_token(user, drive::SCOPES)
             .await
             .map_err(|e| describe(e.into()))?;
         if !access.has_any_scope(drive::SCOPES) {

@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
 };
+use openidconnect::NonceVerifier;
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::RwLock;
 
 use super::{GoogleConfig, GoogleError};
@@ -58,26 +59,51 @@ pub struct Grant {
     pub scopes: String,
 }
 
-/// The OAuth/OIDC side of the provider.
+/// The OAuth/OIDC side of the provider, for one OAuth client: the app's web client, or one of
+/// the server clients mobile apps hand their codes to ([`OAuth::for_client`]). Clients of one
+/// provider share its discovery document and keys.
 pub struct OAuth {
     config: GoogleConfig,
+    provider: Arc<Provider>,
+}
+
+/// The provider's discovery document and keys, fetched once for every client.
+struct Provider {
+    issuer: url::Url,
     http: reqwest::Client,
     discovered: RwLock<Option<(Instant, Arc<Discovered>)>>,
 }
 
-/// What discovery found: the OpenID client, and the revocation endpoint when the provider
-/// lists one (Google does; it is not part of OpenID Connect Discovery itself, RFC 8414 adds it).
+/// What discovery found: the OpenID metadata with the provider's keys, and the revocation
+/// endpoint when the provider lists one (Google does; it is not part of OpenID Connect
+/// Discovery itself, RFC 8414 adds it).
 struct Discovered {
-    client: Client,
+    metadata: CoreProviderMetadata,
     revocation_endpoint: Option<url::Url>,
 }
 
 impl OAuth {
     pub fn new(config: GoogleConfig, http: reqwest::Client) -> Self {
-        Self {
-            config,
+        let provider = Arc::new(Provider {
+            issuer: config.issuer.clone(),
             http,
             discovered: RwLock::new(None),
+        });
+        Self { config, provider }
+    }
+
+    /// The same provider for another OAuth client (a mobile app's server client), sharing the
+    /// discovery document and keys. It has no redirect URI: codes from mobile apps are
+    /// redeemed with `redirect_uri` set to the empty string.
+    pub fn for_client(&self, client_id: String, client_secret: SecretString) -> Self {
+        Self {
+            config: GoogleConfig {
+                client_id,
+                client_secret,
+                redirect_uri: String::new(),
+                ..self.config.clone()
+            },
+            provider: self.provider.clone(),
         }
     }
 
@@ -87,12 +113,42 @@ impl OAuth {
 
     /// Makes sure the provider's discovery document and keys are at hand.
     pub async fn ready(&self) -> Result<(), GoogleError> {
-        self.client().await.map(|_| ())
+        self.provider.get().await.map(|_| ())
     }
 
-    /// The discovered client, fetched again once [`DISCOVERY_TTL`] has passed. When fetching
+    /// This client as the discovered provider knows it.
+    async fn client(&self) -> Result<(Client, Arc<Discovered>), GoogleError> {
+        let discovered = self.provider.get().await?;
+        Ok((self.client_of(&discovered)?, discovered))
+    }
+
+    fn client_of(&self, discovered: &Discovered) -> Result<Client, GoogleError> {
+        let client = CoreClient::from_provider_metadata(
+            discovered.metadata.clone(),
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose_secret().to_string(),
+            )),
+        );
+        if self.config.redirect_uri.is_empty() {
+            return Ok(client);
+        }
+        let redirect = RedirectUrl::new(self.config.redirect_uri.clone())
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("the redirect URI: {e}")))?;
+        Ok(client.set_redirect_uri(redirect))
+    }
+
+    /// Fetches discovery again (e.g. an ID token names a key we do not know yet).
+    async fn rediscover(&self) -> Result<Client, GoogleError> {
+        let discovered = self.provider.rediscover().await?;
+        self.client_of(&discovered)
+    }
+}
+
+impl Provider {
+    /// The discovered provider, fetched again once [`DISCOVERY_TTL`] has passed. When fetching
     /// again fails, the previous one is kept (with a warning) rather than failing every sign-in.
-    async fn client(&self) -> Result<Arc<Discovered>, GoogleError> {
+    async fn get(&self) -> Result<Arc<Discovered>, GoogleError> {
         let cached = self.discovered.read().await.clone();
         if let Some((at, client)) = &cached {
             if at.elapsed() < DISCOVERY_TTL {
@@ -114,7 +170,6 @@ impl OAuth {
         }
     }
 
-    /// Forgets the cached discovery (e.g. an ID token names a key we do not know yet).
     async fn rediscover(&self) -> Result<Arc<Discovered>, GoogleError> {
         let client = self.discover().await?;
         *self.discovered.write().await = Some((Instant::now(), client.clone()));
@@ -124,14 +179,8 @@ impl OAuth {
     async fn discover(&self) -> Result<Arc<Discovered>, GoogleError> {
         let unavailable =
             |e: anyhow::Error| GoogleError::Unavailable(e.context("discovery failed"));
-        let issuer = IssuerUrl::new(
-            self.config
-                .issuer
-                .as_str()
-                .trim_end_matches('/')
-                .to_string(),
-        )
-        .map_err(|e| unavailable(e.into()))?;
+        let issuer = IssuerUrl::new(self.issuer.as_str().trim_end_matches('/').to_string())
+            .map_err(|e| unavailable(e.into()))?;
         // The document is fetched here rather than by `discover_async` so that the one fetch
         // yields both the OpenID metadata and the revocation endpoint beside it.
         let url = issuer
@@ -165,30 +214,20 @@ impl OAuth {
         let jwks = openidconnect::JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
             .await
             .map_err(|e| unavailable(anyhow::anyhow!("fetching the provider's keys: {e}")))?;
-        let metadata = metadata.set_jwks(jwks);
-        let redirect = RedirectUrl::new(self.config.redirect_uri.clone())
-            .map_err(|e| unavailable(e.into()))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(
-                self.config.client_secret.expose_secret().to_string(),
-            )),
-        )
-        .set_redirect_uri(redirect);
         Ok(Arc::new(Discovered {
-            client,
+            metadata: metadata.set_jwks(jwks),
             revocation_endpoint: extra.revocation_endpoint,
         }))
     }
+}
 
+impl OAuth {
     /// Builds the authorization URL (state, nonce, PKCE S256, offline access, incremental).
     pub async fn authorize_url(
         &self,
         req: &AuthRequest<'_>,
     ) -> Result<(url::Url, PendingAuth), GoogleError> {
-        let discovered = self.client().await?;
-        let client = &discovered.client;
+        let (client, _) = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut auth = client
             .authorize_url(
@@ -221,57 +260,149 @@ impl OAuth {
 
     /// Exchanges `code` and verifies the ID token (signature, iss, aud, exp, nonce, at_hash).
     pub async fn exchange(&self, code: &str, pending: PendingAuth) -> Result<Grant, GoogleError> {
-        let discovered = self.client().await?;
-        let client = &discovered.client;
-        let response = client
+        let nonce = Nonce::new(pending.nonce);
+        let (grant, _) = self
+            .redeem(
+                code,
+                Some(PkceCodeVerifier::new(pending.pkce_verifier)),
+                |n| (&nonce).verify(n),
+            )
+            .await?;
+        Ok(grant)
+    }
+
+    /// Redeems a `serverAuthCode` a mobile app obtained for this (server) client: no PKCE, and
+    /// `redirect_uri` sent as the empty string, as Google asks when the code came from an app.
+    /// The ID token is verified (signature, iss, aud = this client, exp, at_hash); its `azp`,
+    /// the app's own client id, is returned for the caller to check.
+    pub async fn exchange_server_code(&self, code: &str) -> Result<ServerGrant, GoogleError> {
+        let (grant, authorized_party) = self.redeem(code, None, |_| Ok(())).await?;
+        Ok(ServerGrant {
+            grant,
+            authorized_party,
+        })
+    }
+
+    async fn redeem(
+        &self,
+        code: &str,
+        pkce: Option<PkceCodeVerifier>,
+        nonce: impl Fn(Option<&Nonce>) -> Result<(), String>,
+    ) -> Result<(Grant, Option<String>), GoogleError> {
+        let (client, _) = self.client().await?;
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
-            .map_err(|e| GoogleError::Unavailable(e.into()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
-            .request_async(&self.http)
+            .map_err(|e| GoogleError::Unavailable(e.into()))?;
+        request = match pkce {
+            Some(verifier) => request.set_pkce_verifier(verifier),
+            None => request,
+        };
+        if self.config.redirect_uri.is_empty() {
+            request = request.add_extra_param("redirect_uri", "");
+        }
+        let response = request
+            .request_async(&self.provider.http)
             .await
             .map_err(token_error)?;
 
         let id_token = response
             .id_token()
             .ok_or_else(|| GoogleError::InvalidIdToken("no id_token in the response".into()))?;
-        let nonce = Nonce::new(pending.nonce);
-        let claims = match verify(client, id_token, &nonce, response.access_token()) {
+        let claims = match verify(&client, id_token, &nonce, response.access_token()) {
             Err(VerifyError::UnknownKey) => {
                 // The provider may have rotated its keys since discovery: fetch them once more.
                 let fresh = self.rediscover().await?;
-                verify(&fresh.client, id_token, &nonce, response.access_token())
+                verify(&fresh, id_token, &nonce, response.access_token())
             }
             other => other,
         }
         .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-        let email = claims
-            .email()
-            .map(|e| e.as_str().to_string())
-            .ok_or_else(|| GoogleError::InvalidIdToken("no email claim".into()))?;
-        let profile = Profile {
-            sub: claims.subject().as_str().to_string(),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.as_str().to_string())
-                .unwrap_or_else(|| email.clone()),
-            email_verified: claims.email_verified().unwrap_or(false),
-            picture: claims
-                .picture()
-                .and_then(|p| p.get(None))
-                .map(|p| p.as_str().to_string()),
-            email,
-        };
-        Ok(Grant {
-            profile,
-            access_token: Token::new(response.access_token().secret().clone()),
-            refresh_token: response
-                .refresh_token()
-                .map(|t| Token::new(t.secret().clone())),
-            expires_at: expiry(response.expires_in()),
-            scopes: joined(response.scopes()).unwrap_or_default(),
-        })
+        let profile = profile_of(&claims)?;
+        let authorized_party = claims.authorized_party().map(|p| p.as_str().to_string());
+        Ok((
+            Grant {
+                profile,
+                access_token: Token::new(response.access_token().secret().clone()),
+                refresh_token: response
+                    .refresh_token()
+                    .map(|t| Token::new(t.secret().clone())),
+                expires_at: expiry(response.expires_in()),
+                scopes: joined(response.scopes()).unwrap_or_default(),
+            },
+            authorized_party,
+        ))
     }
+
+    /// Verifies an ID token a mobile app received from Google Sign-In (signature, iss, exp, and
+    /// `aud` = this client); no nonce is checked, as only the app knows it. Returns its `sub`.
+    pub async fn verify_app_id_token(&self, id_token: &str) -> Result<String, GoogleError> {
+        let invalid = |e: &dyn std::fmt::Display| GoogleError::InvalidIdToken(e.to_string());
+        let token: openidconnect::core::CoreIdToken = id_token.parse().map_err(|e| invalid(&e))?;
+        let (client, _) = self.client().await?;
+        let any_nonce = |_: Option<&Nonce>| Ok(());
+        let claims = match token.claims(&client.id_token_verifier(), any_nonce) {
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) => {
+                let fresh = self.rediscover().await?;
+                let claims = token
+                    .claims(&fresh.id_token_verifier(), any_nonce)
+                    .map_err(|e| invalid(&e))?
+                    .clone();
+                claims
+            }
+            other => other.map_err(|e| invalid(&e))?.clone(),
+        };
+        Ok(claims.subject().as_str().to_string())
+    }
+}
+
+/// The audiences an ID token names, read **without** verifying it: only to choose which of our
+/// clients should verify it.
+pub fn unverified_audiences(id_token: &str) -> Vec<String> {
+    let Ok(token) = id_token.parse::<openidconnect::core::CoreIdToken>() else {
+        return vec![];
+    };
+    let verifier = openidconnect::core::CoreIdTokenVerifier::new_insecure_without_verification();
+    token
+        .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+        .map(|c| {
+            c.audiences()
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A redeemed mobile `serverAuthCode`.
+#[derive(Debug)]
+pub struct ServerGrant {
+    pub grant: Grant,
+    /// The ID token's `azp`: the client id of the app that obtained the code.
+    pub authorized_party: Option<String>,
+}
+
+/// The verified identity an ID token carries.
+fn profile_of(claims: &CoreIdTokenClaims) -> Result<Profile, GoogleError> {
+    let email = claims
+        .email()
+        .map(|e| e.as_str().to_string())
+        .ok_or_else(|| GoogleError::InvalidIdToken("no email claim".into()))?;
+    Ok(Profile {
+        sub: claims.subject().as_str().to_string(),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| email.clone()),
+        email_verified: claims.email_verified().unwrap_or(false),
+        picture: claims
+            .picture()
+            .and_then(|p| p.get(None))
+            .map(|p| p.as_str().to_string()),
+        email,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,7 +417,7 @@ enum VerifyError {
 fn verify(
     client: &Client,
     id_token: &openidconnect::core::CoreIdToken,
-    nonce: &Nonce,
+    nonce: impl Fn(Option<&Nonce>) -> Result<(), String>,
     access_token: &openidconnect::AccessToken,
 ) -> Result<CoreIdTokenClaims, VerifyError> {
     use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
@@ -323,14 +454,13 @@ pub struct Refreshed {
 impl OAuth {
     /// Redeems a refresh token at the token endpoint.
     pub async fn refresh(&self, refresh_token: &Token) -> Result<Refreshed, GoogleError> {
-        let discovered = self.client().await?;
-        let response = discovered
-            .client
+        let (client, _) = self.client().await?;
+        let response = client
             .exchange_refresh_token(&openidconnect::RefreshToken::new(
                 refresh_token.expose().to_string(),
             ))
             .map_err(|e| GoogleError::Unavailable(e.into()))?
-            .request_async(&self.http)
+            .request_async(&self.provider.http)
             .await
             .map_err(token_error)?;
         Ok(Refreshed {
@@ -348,13 +478,14 @@ impl OAuth {
     /// Revokes a token at the provider's revocation endpoint (RFC 7009; Google ends the whole
     /// grant). A token the provider no longer knows counts as revoked.
     pub async fn revoke(&self, token: &Token) -> Result<(), GoogleError> {
-        let discovered = self.client().await?;
+        let (_, discovered) = self.client().await?;
         let endpoint = discovered.revocation_endpoint.clone().ok_or_else(|| {
             GoogleError::Unavailable(anyhow::anyhow!(
                 "the provider's discovery document lists no revocation_endpoint"
             ))
         })?;
         let response = self
+            .provider
             .http
             .post(endpoint)
             .form(&[("token", token.expose())])

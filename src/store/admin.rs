@@ -1,4 +1,4 @@
-//! What the admin dashboard reads: users with their grant and live sessions, searched,
+//! What the admin dashboard reads: users with their grants and live sessions, searched,
 //! filtered by connection health, and paged by keyset (last seen, id) so that every page costs
 //! the same at 100k users (index `users_last_seen`).
 
@@ -52,7 +52,8 @@ pub type Cursor = (chrono::NaiveDateTime, i64);
 #[derive(Debug, Clone)]
 pub struct Row {
     pub user: User,
-    pub credential: Option<Credential>,
+    /// One per OAuth client that obtained a grant (web, mobile server clients).
+    pub credentials: Vec<Credential>,
     pub sessions: i64,
 }
 
@@ -66,34 +67,32 @@ pub struct Counts {
 }
 
 /// Up to `limit` users after `after`, most recently seen first, matching `search` (a part of
-/// the email or the name, any case) and `filter`; with their credential for `client_id`.
+/// the email or the name, any case) and `filter` (a credential of any client in that state);
+/// with all their credentials.
 pub fn list(
     conn: &mut AnyConnection,
-    client_id: &str,
     search: Option<&str>,
     filter: Filter,
     after: Option<Cursor>,
     limit: i64,
 ) -> anyhow::Result<Vec<Row>> {
-    let client_id = client_id.to_string();
+    use diesel::dsl::exists;
     let mut query = users::table
-        .left_join(
-            credentials::table.on(credentials::user_id
-                .eq(users::id)
-                .and(credentials::client_id.eq(client_id))),
-        )
-        .select((User::as_select(), Option::<Credential>::as_select()))
+        .select(User::as_select())
         .order((users::last_seen_at.desc(), users::id.desc()))
         .limit(limit)
         .into_boxed();
+    let of_user = credentials::table.filter(credentials::user_id.eq(users::id));
     query = match filter {
         Filter::All => query,
-        Filter::NeedsConsent => query.filter(credentials::status.eq(Status::NeedsConsent.as_str())),
-        Filter::RefreshFailing => query.filter(
-            credentials::last_error_at
-                .is_not_null()
-                .and(credentials::status.eq(Status::Active.as_str())),
-        ),
+        Filter::NeedsConsent => query.filter(exists(
+            of_user.filter(credentials::status.eq(Status::NeedsConsent.as_str())),
+        )),
+        Filter::RefreshFailing => query.filter(exists(
+            of_user
+                .filter(credentials::last_error_at.is_not_null())
+                .filter(credentials::status.eq(Status::Active.as_str())),
+        )),
         Filter::Blocked => query.filter(users::disabled_at.is_not_null()),
     };
     if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
@@ -112,8 +111,14 @@ pub fn list(
                 .or(users::last_seen_at.eq(seen).and(users::id.lt(id))),
         );
     }
-    let rows: Vec<(User, Option<Credential>)> = query.load(conn).context("listing users")?;
-    let ids: Vec<i64> = rows.iter().map(|(u, _)| u.id).collect();
+    let users: Vec<User> = query.load(conn).context("listing users")?;
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut creds: Vec<Credential> = credentials::table
+        .filter(credentials::user_id.eq_any(&ids))
+        .order(credentials::id.asc())
+        .select(Credential::as_select())
+        .load(conn)
+        .context("loading the listed users' credentials")?;
     let live: Vec<(Option<i64>, i64)> = sessions::table
         .filter(sessions::user_id.eq_any(&ids))
         .filter(sessions::expires_at.gt(now()))
@@ -121,32 +126,37 @@ pub fn list(
         .select((sessions::user_id, diesel::dsl::count_star()))
         .load(conn)
         .context("counting sessions")?;
-    Ok(rows
+    Ok(users
         .into_iter()
-        .map(|(user, credential)| Row {
-            sessions: live
-                .iter()
-                .find(|(u, _)| *u == Some(user.id))
-                .map_or(0, |(_, n)| *n),
-            user,
-            credential,
+        .map(|user| {
+            let (mine, rest) = std::mem::take(&mut creds)
+                .into_iter()
+                .partition(|c| c.user_id == user.id);
+            creds = rest;
+            Row {
+                sessions: live
+                    .iter()
+                    .find(|(u, _)| *u == Some(user.id))
+                    .map_or(0, |(_, n)| *n),
+                user,
+                credentials: mine,
+            }
         })
         .collect())
 }
 
 /// How many users each filter holds (search aside).
-pub fn counts(conn: &mut AnyConnection, client_id: &str) -> anyhow::Result<Counts> {
+pub fn counts(conn: &mut AnyConnection) -> anyhow::Result<Counts> {
+    use diesel::dsl::count;
     let all = users::table.count().get_result(conn)?;
-    let web = credentials::table.filter(credentials::client_id.eq(client_id.to_string()));
-    let needs_consent = web
-        .clone()
+    let needs_consent = credentials::table
         .filter(credentials::status.eq(Status::NeedsConsent.as_str()))
-        .count()
+        .select(count(credentials::user_id).aggregate_distinct())
         .get_result(conn)?;
-    let refresh_failing = web
+    let refresh_failing = credentials::table
         .filter(credentials::status.eq(Status::Active.as_str()))
         .filter(credentials::last_error_at.is_not_null())
-        .count()
+        .select(count(credentials::user_id).aggregate_distinct())
         .get_result(conn)?;
     let blocked = users::table
         .filter(users::disabled_at.is_not_null())
@@ -160,20 +170,16 @@ pub fn counts(conn: &mut AnyConnection, client_id: &str) -> anyhow::Result<Count
     })
 }
 
-/// One user with their credential for `client_id` and live sessions.
-pub fn detail(
-    conn: &mut AnyConnection,
-    id: UserId,
-    client_id: &str,
-) -> anyhow::Result<Option<Row>> {
+/// One user with all their credentials and live sessions.
+pub fn detail(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<Option<Row>> {
     let Some(user) = super::users::find(conn, id)? else {
         return Ok(None);
     };
-    let credential = super::credentials::find(conn, id, client_id)?;
+    let credentials = super::credentials::for_user(conn, id)?;
     let sessions = super::sessions::count_for_user(conn, id)?;
     Ok(Some(Row {
         user,
-        credential,
+        credentials,
         sessions,
     }))
 }

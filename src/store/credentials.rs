@@ -277,25 +277,29 @@ pub fn mark_needs_consent(
     .context("marking a credential as needing consent")
 }
 
-/// Users with a credential for `client_id` (not disabled), with their emails and whether the
-/// credential is active (the others need consent), for background work.
+/// Users with a credential from any OAuth client (not disabled), with their emails and
+/// whether one of their credentials is active (else they all need consent), for background
+/// work.
 pub fn users_with_credentials(
     conn: &mut AnyConnection,
-    client_id: &str,
 ) -> anyhow::Result<Vec<(UserId, String, bool)>> {
     use super::schema::users;
     let rows: Vec<(i64, String, String)> = credentials::table
         .inner_join(users::table)
-        .filter(credentials::client_id.eq(client_id))
         .filter(users::disabled_at.is_null())
-        .order(users::email.asc())
+        .order((users::email.asc(), users::id.asc()))
         .select((users::id, users::email, credentials::status))
         .load(conn)
         .context("listing users with a credential")?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, email, status)| (UserId(id), email, status == Status::Active.as_str()))
-        .collect())
+    let mut users: Vec<(UserId, String, bool)> = Vec::with_capacity(rows.len());
+    for (id, email, status) in rows {
+        let active = status == Status::Active.as_str();
+        match users.last_mut() {
+            Some(last) if last.0 == UserId(id) => last.2 |= active,
+            _ => users.push((UserId(id), email, active)),
+        }
+    }
+    Ok(users)
 }
 
 /// Records why a refresh failed (the provider or the database was unavailable): the admin

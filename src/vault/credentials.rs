@@ -25,6 +25,8 @@ pub struct Access {
     pub expires_at: chrono::NaiveDateTime,
     /// Granted scopes, space separated.
     pub scopes: String,
+    /// The OAuth client the grant belongs to (the one that refreshes it).
+    pub client_id: String,
 }
 
 impl Access {
@@ -48,36 +50,58 @@ pub enum TokenError {
     WrongKey,
 }
 
-/// The credential keeper for one OAuth client. Cheap to clone (shared state behind `Arc`s).
+/// One refresh in flight per credential: a user's grant to one OAuth client.
+type Key = (UserId, String);
+
+/// The credential keeper. A user holds one credential per OAuth client that obtained a grant
+/// (the web client, mobile apps' server clients); each is refreshed with its own client.
+/// Cheap to clone (shared state behind `Arc`s).
 #[derive(Clone)]
 pub struct Vault {
     db: Db,
     cipher: Cipher,
-    oauth: Arc<OAuth>,
-    client_id: String,
-    /// One async lock per user with a refresh in flight.
-    inflight: Arc<std::sync::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>>,
-    /// When each user's last refresh attempt failed (provider or database unavailable), so
-    /// callers that queued behind it share the failure instead of retrying one by one.
-    failures: Arc<std::sync::Mutex<HashMap<UserId, std::time::Instant>>>,
+    /// The web client's id: what sign-in stores under.
+    web_client_id: String,
+    /// Every configured client by id, the web client included.
+    clients: Arc<HashMap<String, Arc<OAuth>>>,
+    /// One async lock per credential with a refresh in flight.
+    inflight: Arc<std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>>,
+    /// When each credential's last refresh attempt failed (provider or database unavailable),
+    /// so callers that queued behind it share the failure instead of retrying one by one.
+    failures: Arc<std::sync::Mutex<HashMap<Key, std::time::Instant>>>,
 }
 
 impl Vault {
-    pub fn new(db: Db, cipher: Cipher, oauth: Arc<OAuth>) -> Self {
-        let client_id = oauth.config().client_id.clone();
+    /// A vault for the web client `web` and the other clients (mobile server clients) whose
+    /// grants it keeps and refreshes.
+    pub fn new(db: Db, cipher: Cipher, web: Arc<OAuth>, others: Vec<Arc<OAuth>>) -> Self {
+        let web_client_id = web.config().client_id.clone();
+        let mut clients = HashMap::new();
+        for client in std::iter::once(web).chain(others) {
+            // The first wins: the web client, when a server client is the same one.
+            clients
+                .entry(client.config().client_id.clone())
+                .or_insert(client);
+        }
         Self {
             db,
             cipher,
-            oauth,
-            client_id,
+            web_client_id,
+            clients: Arc::new(clients),
             inflight: Default::default(),
             failures: Default::default(),
         }
     }
 
-    /// Stores the tokens of a code exchange; a response without a refresh token keeps the
-    /// stored one. Returns whether the credential now holds a refresh token.
-    pub async fn store_grant(&self, user: UserId, grant: &Grant) -> Result<bool, DbError> {
+    /// Stores the tokens of a code exchange made with `client_id`; a response without a
+    /// refresh token keeps the stored one. Returns whether the credential now holds a refresh
+    /// token.
+    pub async fn store_grant(
+        &self,
+        user: UserId,
+        client_id: &str,
+        grant: &Grant,
+    ) -> Result<bool, DbError> {
         let sealed = SealedGrant {
             refresh_token: grant
                 .refresh_token
@@ -87,7 +111,7 @@ impl Vault {
             access_expires_at: grant.expires_at,
             scopes: grant.scopes.clone(),
         };
-        let client_id = self.client_id.clone();
+        let client_id = client_id.to_string();
         self.db
             .run(move |c| {
                 credentials::save_grant(c, user, &client_id, sealed)?;
@@ -97,56 +121,90 @@ impl Vault {
             .await
     }
 
-    /// The OAuth client whose credentials this vault keeps.
+    /// The web client's id: sign-in stores its grants under it.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.web_client_id
     }
 
-    /// Whether background access works for `user` (an active credential with a refresh token).
+    /// Whether background access works for `user` (an active credential with a refresh token,
+    /// from any client).
     pub async fn has_offline_access(&self, user: UserId) -> Result<bool, DbError> {
         Ok(self
-            .load(user)
+            .load_all(user)
             .await?
-            .is_some_and(|c| c.has_offline_access()))
+            .iter()
+            .any(|c| c.has_offline_access()))
     }
 
-    /// An access token valid for at least another minute, refreshing if needed.
-    pub async fn access_token(&self, user: UserId) -> Result<Access, TokenError> {
-        let cred = self.load(user).await?;
-        self.access_token_from(user, cred.as_ref()).await
+    /// An access token holding one of `wanted` (any scope when empty), valid for at least
+    /// another minute, refreshing if needed.
+    pub async fn access_token(&self, user: UserId, wanted: &[&str]) -> Result<Access, TokenError> {
+        let creds = self.load_all(user).await?;
+        self.access_token_from(user, &creds, wanted).await
     }
 
-    /// The same, starting from `cred`, the user's credential for this vault's client as the
-    /// caller just read it: no database round trip while its access token is fresh.
+    /// The same, starting from `creds`, the user's credentials as the caller just read them:
+    /// no database round trip while the chosen access token is fresh. The credential chosen is
+    /// an active one whose client is configured, holding one of `wanted` if any does; among
+    /// those, one with a fresh access token, then the web client's.
     pub async fn access_token_from(
         &self,
         user: UserId,
-        cred: Option<&Credential>,
+        creds: &[Credential],
+        wanted: &[&str],
     ) -> Result<Access, TokenError> {
-        let cred = active(cred)?;
-        debug_assert_eq!(cred.client_id, self.client_id);
+        let cred = self.choose(creds, wanted)?;
         if let Some(access) = self.usable(user, cred, None) {
             return Ok(access);
         }
-        self.refresh_once(user, None).await
+        self.refresh_once(user, &cred.client_id, None).await
+    }
+
+    fn choose<'c>(
+        &self,
+        creds: &'c [Credential],
+        wanted: &[&str],
+    ) -> Result<&'c Credential, TokenError> {
+        let now = crate::store::now();
+        let holds = |c: &Credential| {
+            wanted.is_empty() || c.scopes.split_whitespace().any(|s| wanted.contains(&s))
+        };
+        creds
+            .iter()
+            .filter(|c| c.status == Status::Active && self.clients.contains_key(&c.client_id))
+            .max_by_key(|c| {
+                (
+                    holds(c),
+                    c.access_expires_at.is_some_and(|at| at > now + MARGIN),
+                    c.client_id == self.web_client_id,
+                    c.refresh_token.is_some(),
+                    c.updated_at,
+                )
+            })
+            .ok_or(if creds.is_empty() {
+                TokenError::NeedsConsent("no access has been granted yet")
+            } else {
+                TokenError::NeedsConsent("access must be granted again")
+            })
     }
 
     /// The API refused `failed` (401): refresh once, unless another caller already replaced it.
-    pub async fn force_refresh(&self, user: UserId, failed: &Token) -> Result<Access, TokenError> {
-        self.refresh_once(user, Some(failed)).await
+    pub async fn force_refresh(&self, user: UserId, failed: &Access) -> Result<Access, TokenError> {
+        self.refresh_once(user, &failed.client_id, Some(&failed.token))
+            .await
     }
 
     /// The API keeps refusing `refused`, a token fresh from a refresh: drop the grant and ask
     /// for consent again — unless the row holds another token by now (a new sign-in).
-    pub async fn give_up(&self, user: UserId, refused: &Token) -> Result<(), TokenError> {
-        let Some(cred) = self.load(user).await? else {
+    pub async fn give_up(&self, user: UserId, refused: &Access) -> Result<(), TokenError> {
+        let Some(cred) = self.load(user, &refused.client_id).await? else {
             return Ok(());
         };
         let still_the_same = cred
             .access_token
             .as_deref()
             .and_then(|sealed| self.open(user, "access_token", sealed).ok())
-            .is_some_and(|t| t.expose() == refused.expose());
+            .is_some_and(|t| t.expose() == refused.token.expose());
         if !still_the_same {
             return Ok(());
         }
@@ -173,7 +231,7 @@ impl Vault {
             .run(move |c| credentials::mark_needs_consent(c, id, seen.as_deref(), why))
             .await?;
         if !marked {
-            let fresh = self.load_active(user).await?;
+            let fresh = self.load_active(user, &cred.client_id).await?;
             if let Some(access) = self.usable(user, &fresh, None) {
                 return Ok(access);
             }
@@ -181,16 +239,32 @@ impl Vault {
         Err(TokenError::NeedsConsent(why))
     }
 
-    async fn load(&self, user: UserId) -> Result<Option<Credential>, DbError> {
-        let client_id = self.client_id.clone();
+    async fn load(&self, user: UserId, client_id: &str) -> Result<Option<Credential>, DbError> {
+        let client_id = client_id.to_string();
         self.db
             .run(move |c| credentials::find(c, user, &client_id))
             .await
     }
 
-    async fn load_active(&self, user: UserId) -> Result<Credential, TokenError> {
-        let cred = self.load(user).await?;
-        active(cred.as_ref()).cloned()
+    async fn load_all(&self, user: UserId) -> Result<Vec<Credential>, DbError> {
+        self.db.run(move |c| credentials::for_user(c, user)).await
+    }
+
+    async fn load_active(&self, user: UserId, client_id: &str) -> Result<Credential, TokenError> {
+        match self.load(user, client_id).await? {
+            Some(c) if c.status == Status::Active => Ok(c),
+            Some(_) => Err(TokenError::NeedsConsent("access must be granted again")),
+            None => Err(TokenError::NeedsConsent("no access has been granted yet")),
+        }
+    }
+
+    /// The configured client `client_id`.
+    fn client(&self, client_id: &str) -> Result<&Arc<OAuth>, TokenError> {
+        self.clients.get(client_id).ok_or_else(|| {
+            TokenError::Unavailable(anyhow::anyhow!(
+                "the OAuth client {client_id} is no longer configured"
+            ))
+        })
     }
 
     /// The stored access token if it is readable, valid for more than [`MARGIN`], and not the
@@ -208,6 +282,7 @@ impl Vault {
                 token,
                 expires_at,
                 scopes: cred.scopes.clone(),
+                client_id: cred.client_id.clone(),
             }),
             // Unreadable access token: the refresh path decides (it may still work).
             Err(e) => {
@@ -229,41 +304,50 @@ impl Vault {
             .map_err(|_| SealError::Corrupt)
     }
 
-    /// Revokes `user`'s grant at the provider (the refresh token, else the access token: Google
-    /// then ends the whole grant) and deletes every credential stored for them, whatever the
-    /// provider answered. Returns that answer, for the person and the audit log.
+    /// Revokes each of `user`'s grants at the provider, with the client that obtained it (the
+    /// refresh token, else the access token: Google then ends the whole grant), and deletes
+    /// every credential stored for them, whatever the provider answered. Returns that answer,
+    /// for the person and the audit log.
     pub async fn revoke(&self, user: UserId) -> Result<Revocation, DbError> {
-        let cred = self.load(user).await?;
-        let token = cred.as_ref().and_then(|c| {
-            let refresh = c
+        let mut answer = Revocation::NothingStored;
+        for cred in self.load_all(user).await? {
+            let token = cred
                 .refresh_token
                 .as_deref()
-                .and_then(|t| self.open(user, "refresh_token", t).ok());
-            refresh.or_else(|| {
-                c.access_token
-                    .as_deref()
-                    .and_then(|t| self.open(user, "access_token", t).ok())
-            })
-        });
-        let answer = match token {
-            None => Revocation::NothingStored,
-            Some(token) => match self.oauth.revoke(&token).await {
-                Ok(()) => Revocation::Revoked,
-                Err(e) => {
-                    tracing::warn!(user_id = %user, error = %e, "the provider did not confirm the revocation; local tokens are deleted anyway");
-                    Revocation::ProviderFailed(e.to_string())
+                .and_then(|t| self.open(user, "refresh_token", t).ok())
+                .or_else(|| {
+                    cred.access_token
+                        .as_deref()
+                        .and_then(|t| self.open(user, "access_token", t).ok())
+                });
+            let Some(token) = token else { continue };
+            let outcome = match self.client(&cred.client_id) {
+                Err(e) => Err(e.to_string()),
+                Ok(client) => client.revoke(&token).await.map_err(|e| e.to_string()),
+            };
+            answer = match (answer, outcome) {
+                (failed @ Revocation::ProviderFailed(_), _) => failed,
+                (_, Err(why)) => {
+                    tracing::warn!(user_id = %user, client_id = %cred.client_id, error = %why, "the provider did not confirm the revocation; local tokens are deleted anyway");
+                    Revocation::ProviderFailed(why)
                 }
-            },
-        };
+                (_, Ok(())) => Revocation::Revoked,
+            };
+        }
         self.db
             .run(move |c| credentials::delete_for_user(c, user))
             .await?;
         Ok(answer)
     }
 
-    /// Decrypts the stored refresh token (tests and diagnostics).
-    pub async fn stored_refresh_token(&self, user: UserId) -> Result<Option<Token>, TokenError> {
-        let Some(cred) = self.load(user).await? else {
+    /// Decrypts the stored refresh token of `user`'s grant to `client_id` (tests and
+    /// diagnostics).
+    pub async fn stored_refresh_token(
+        &self,
+        user: UserId,
+        client_id: &str,
+    ) -> Result<Option<Token>, TokenError> {
+        let Some(cred) = self.load(user, client_id).await? else {
             return Ok(None);
         };
         match cred.refresh_token {
@@ -298,15 +382,6 @@ impl Revocation {
     }
 }
 
-/// The credential if it is usable, else why consent is needed.
-fn active(cred: Option<&Credential>) -> Result<&Credential, TokenError> {
-    match cred {
-        Some(c) if c.status == Status::Active => Ok(c),
-        Some(_) => Err(TokenError::NeedsConsent("access must be granted again")),
-        None => Err(TokenError::NeedsConsent("no access has been granted yet")),
-    }
-}
-
 /// Why a provider call made through [`Vault::call`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -330,13 +405,13 @@ impl Vault {
         F: Fn(Access) -> Fut,
         Fut: std::future::Future<Output = Result<T, GoogleError>>,
     {
-        let failed = access.token.clone();
+        let failed = access.clone();
         match f(access).await {
             Err(GoogleError::Unauthorized) => {}
             other => return other.map_err(CallError::Google),
         }
         let fresh = self.force_refresh(user, &failed).await?;
-        let refused = fresh.token.clone();
+        let refused = fresh.clone();
         match f(fresh).await {
             Err(GoogleError::Unauthorized) => {
                 tracing::warn!(user_id = %user, "the API refused a freshly refreshed token; tokens deleted");

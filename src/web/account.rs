@@ -46,22 +46,14 @@ pub struct CsrfForm {
 
 pub async fn show(user: CurrentUser) -> HttpResponse {
     let scopes = user
-        .credential
-        .as_ref()
-        .map(|c| {
-            c.scopes
-                .split_whitespace()
-                .map(|s| describe_scope(s).to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+        .granted_scopes()
+        .into_iter()
+        .map(|s| describe_scope(s).to_string())
+        .collect();
     render(
         StatusCode::OK,
         &Account {
-            offline: user
-                .credential
-                .as_ref()
-                .is_some_and(|c| c.has_offline_access()),
+            offline: user.has_offline_access(),
             scopes,
             user: Some(user.signed_in()),
         },

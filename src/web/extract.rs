@@ -18,14 +18,15 @@ use crate::store::signed_in;
 use crate::store::sync_status::SyncStatus;
 use crate::store::users::{User, UserId};
 
-/// A signed-in user, with their grant for the app's OAuth client.
+/// A signed-in user, with their grants.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
     /// The token their forms carry.
     pub csrf: String,
-    /// Their credential for this app's web client (`None`: never granted).
-    pub credential: Option<Credential>,
+    /// Their credentials, one per OAuth client that obtained a grant (the web client, mobile
+    /// apps' server clients); empty: never granted.
+    pub credentials: Vec<Credential>,
     /// What the last background sync found for them.
     pub last_sync: Option<SyncStatus>,
     /// An admin: granted on the command line, or a verified email listed in ADMIN_EMAILS.
@@ -35,6 +36,24 @@ pub struct CurrentUser {
 impl CurrentUser {
     pub fn id(&self) -> UserId {
         self.user.user_id()
+    }
+
+    /// Whether background access works through any of their grants.
+    pub fn has_offline_access(&self) -> bool {
+        self.credentials.iter().any(Credential::has_offline_access)
+    }
+
+    /// The scopes granted to any of their grants that is active.
+    pub fn granted_scopes(&self) -> Vec<&str> {
+        let mut scopes: Vec<&str> = self
+            .credentials
+            .iter()
+            .filter(|c| c.status == crate::store::credentials::Status::Active)
+            .flat_map(|c| c.scopes.split_whitespace())
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
     }
 
     /// What the layout shows for them.
@@ -119,11 +138,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         .app_data::<State>()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state is missing")))?;
     let touch = session::touch_due(&session);
-    let client_id = state.vault.client_id().to_string();
-    let found = state
-        .db
-        .run(move |c| signed_in::find(c, id, &client_id, touch))
-        .await?;
+    let found = state.db.run(move |c| signed_in::find(c, id, touch)).await?;
     match found {
         Some(found) if found.user.disabled_at.is_none() => {
             if touch {
@@ -139,7 +154,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
                 csrf: csrf::token(&session)?,
                 is_admin,
                 user: found.user,
-                credential: found.credential,
+                credentials: found.credentials,
                 last_sync: found.last_sync,
             }))
         }

@@ -93,7 +93,7 @@ pub async fn index(
     };
     let access = match state
         .vault
-        .access_token_from(user.id(), user.credential.as_ref())
+        .access_token_from(user.id(), &user.credentials, drive::SCOPES)
         .await
     {
         Ok(a) => a,
@@ -107,10 +107,7 @@ pub async fn index(
         next: None,
         first: None,
         missing_drive: false,
-        offline_missing: !user
-            .credential
-            .as_ref()
-            .is_some_and(|c| c.has_offline_access()),
+        offline_missing: !user.has_offline_access(),
         last_sync: user.last_sync.as_ref().map(describe_sync),
     };
     if !access.has_any_scope(drive::SCOPES) {

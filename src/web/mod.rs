@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod authcode;
 pub mod csrf;
 pub mod errors;
 pub mod extract;
@@ -13,6 +14,7 @@ pub mod oauth;
 pub mod outage;
 pub mod page;
 pub mod paging;
+pub mod ratelimit;
 pub mod revocation;
 pub mod session;
 pub mod telemetry;
@@ -36,6 +38,10 @@ pub struct AppState {
     pub vault: Vault,
     /// The Drive API.
     pub drive: Drive,
+    /// The server clients for mobile apps' codes (`POST /authcode`).
+    pub mobile: authcode::MobileClients,
+    /// Per-address allowance of `POST /authcode`.
+    pub authcode_limit: ratelimit::RateLimiter,
 }
 
 pub type State = web::Data<Arc<AppState>>;
@@ -48,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account::show))
         .route("/account/disconnect", web::get().to(account::confirm))
         .route("/account/disconnect", web::post().to(account::disconnect))
+        .route("/authcode", web::post().to(authcode::exchange))
         .route("/healthz", web::get().to(health::healthz))
         .configure(admin::routes);
 }

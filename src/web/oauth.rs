@@ -97,7 +97,10 @@ pub async fn callback(
             "An administrator has blocked this account here. Nothing was stored.",
         ));
     };
-    let offline = state.vault.store_grant(user_id, &grant).await?;
+    let offline = state
+        .vault
+        .store_grant(user_id, state.vault.client_id(), &grant)
+        .await?;
     tracing::info!(user_id = %user_id, offline, "signed in");
 
     // A new session id, holding the user, their CSRF token and when it was extended: the
@@ -128,12 +131,7 @@ async fn start(
             .finish());
     }
     let (force_consent, hint) = match &signed_in {
-        Some(s) => (
-            !s.credential
-                .as_ref()
-                .is_some_and(|c| c.has_offline_access()),
-            Some(s.user.email.as_str()),
-        ),
+        Some(s) => (!s.has_offline_access(), Some(s.user.email.as_str())),
         None => (false, None),
     };
     let (url, pending) = state

@@ -130,7 +130,7 @@ on_both_backends! {
         // Bob is signed in on instance B; the admin works on instance A.
         let bob = app.sign_in_new_browser(&b, BOB).await;
         let bob_id = app.user_id(BOB);
-        let refresh = app.vault().stored_refresh_token(bob_id).await.unwrap().unwrap();
+        let refresh = app.vault().stored_refresh_token(bob_id, crate::helpers::CLIENT_ID).await.unwrap().unwrap();
         let admin = app.sign_in_new_browser(&app.addr, ADMIN).await;
         let admin_id = app.user_id(ADMIN).0;
 
@@ -181,7 +181,7 @@ on_both_backends! {
         let listed = app
             .db
             .run_blocking(|c| {
-                offline_access::store::credentials::users_with_credentials(c, crate::helpers::CLIENT_ID)
+                offline_access::store::credentials::users_with_credentials(c)
             })
             .unwrap();
         assert!(listed.iter().all(|(id, _, _)| *id != bob_id));

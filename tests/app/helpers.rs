@@ -355,13 +355,9 @@ impl TestApp {
 
     /// The app's vault, to read what it stored (decrypting as the app does).
     pub fn vault(&self) -> offline_access::vault::Vault {
-        let keys = self.keys();
-        let google = offline_access::startup::background_google(&self.settings, &keys).unwrap();
-        let oauth = offline_access::google::oauth::OAuth::new(
-            google,
-            offline_access::google::http_client().unwrap(),
-        );
-        offline_access::vault::Vault::new(self.db.clone(), keys.tokens, Arc::new(oauth))
+        offline_access::startup::background_vault(&self.settings, self.db.clone())
+            .unwrap()
+            .0
     }
 
     /// The id of the user with `email`.

@@ -74,7 +74,7 @@ on_both_backends! {
         let user = app.user_id(ALICE);
         let vault = app.vault();
         let first = vault
-            .stored_refresh_token(user)
+            .stored_refresh_token(user, CLIENT_ID)
             .await
             .unwrap()
             .expect("a refresh token");
@@ -96,7 +96,7 @@ on_both_backends! {
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
 
         let kept = vault
-            .stored_refresh_token(user)
+            .stored_refresh_token(user, CLIENT_ID)
             .await
             .unwrap()
             .expect("still stored");

@@ -327,8 +327,12 @@ async fn tokens_are_encrypted_at_rest_and_never_in_the_browser() {
     // The very tokens the emulator issued to the app, as the app decrypts them.
     let vault = app.vault();
     let user = app.user_id("alice@example.test");
-    let refresh = vault.stored_refresh_token(user).await.unwrap().unwrap();
-    let access = vault.access_token(user).await.unwrap().token;
+    let refresh = vault
+        .stored_refresh_token(user, CLIENT_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    let access = vault.access_token(user, &[]).await.unwrap().token;
     for token in [refresh.expose(), access.expose()] {
         assert!(token.len() > 20);
         assert!(!headers.contains(token), "no token in response headers");

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Access, TokenError, Vault};
+use super::{Access, Key, TokenError, Vault};
 use crate::google::GoogleError;
 use crate::secret::{SealError, Token};
 use crate::store::credentials;
@@ -29,10 +29,11 @@ impl Vault {
     pub(super) async fn refresh_once(
         &self,
         user: UserId,
+        client_id: &str,
         failed: Option<&Token>,
     ) -> Result<Access, TokenError> {
-        let (vault, failed) = (self.clone(), failed.cloned());
-        tokio::spawn(async move { vault.refresh_locked(user, failed.as_ref()).await })
+        let (vault, failed, key) = (self.clone(), failed.cloned(), (user, client_id.to_string()));
+        tokio::spawn(async move { vault.refresh_locked(key, failed.as_ref()).await })
             .await
             .unwrap_or_else(|e| {
                 Err(TokenError::Unavailable(anyhow::anyhow!(
@@ -43,12 +44,8 @@ impl Vault {
 
     /// Refreshes under the user's lock (one refresh per process) and the credential's lease in
     /// the database (one refresh across instances); callers queued behind a refresh reuse it.
-    async fn refresh_locked(
-        &self,
-        user: UserId,
-        failed: Option<&Token>,
-    ) -> Result<Access, TokenError> {
-        let lock = self.lock_for(user);
+    async fn refresh_locked(&self, key: Key, failed: Option<&Token>) -> Result<Access, TokenError> {
+        let lock = self.lock_for(&key);
         let queued_at = std::time::Instant::now();
         let result = async {
             let Ok(_guard) = tokio::time::timeout(LEASE_WAIT, lock.lock()).await else {
@@ -56,18 +53,18 @@ impl Vault {
                     "waited too long for another refresh of this user"
                 )));
             };
-            if self.failed_since(user, queued_at) {
+            if self.failed_since(&key, queued_at) {
                 return Err(TokenError::Unavailable(anyhow::anyhow!(
                     "the refresh this request waited for failed"
                 )));
             }
-            let result = self.refresh_with_lease(user, failed).await;
+            let result = self.refresh_with_lease(&key, failed).await;
             // Recorded before the guard goes, so the callers queued behind see it.
-            self.note_outcome(user, &result);
+            self.note_outcome(&key, &result);
             result
         }
         .await;
-        self.release(user, lock);
+        self.release(&key, lock);
         result
     }
 
@@ -75,18 +72,19 @@ impl Vault {
     /// that holds it to store its token.
     async fn refresh_with_lease(
         &self,
-        user: UserId,
+        (user, client_id): &Key,
         failed: Option<&Token>,
     ) -> Result<Access, TokenError> {
+        let user = *user;
         // Discovery can take a while: do it before holding the lease.
-        self.oauth
+        self.client(client_id)?
             .ready()
             .await
             .map_err(|e| TokenError::Unavailable(e.into()))?;
         let owner = lease_owner();
         let deadline = std::time::Instant::now() + LEASE_WAIT;
         loop {
-            let cred = self.load_active(user).await?;
+            let cred = self.load_active(user, client_id).await?;
             if let Some(access) = self.usable(user, &cred, failed) {
                 return Ok(access);
             }
@@ -96,7 +94,7 @@ impl Vault {
                 .run(move |c| credentials::try_lease(c, id, &who, LEASE))
                 .await?
             {
-                let result = self.refresh_leased(user, failed).await;
+                let result = self.refresh_leased(user, client_id, failed).await;
                 let who = owner.clone();
                 if let Err(e) = self
                     .db
@@ -117,22 +115,22 @@ impl Vault {
         }
     }
 
-    /// Whether a refresh of `user` failed after `since`.
-    fn failed_since(&self, user: UserId, since: std::time::Instant) -> bool {
+    /// Whether a refresh of this credential failed after `since`.
+    fn failed_since(&self, key: &Key, since: std::time::Instant) -> bool {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.get(&user).is_some_and(|at| *at > since)
+        failures.get(key).is_some_and(|at| *at > since)
     }
 
     /// Remembers a failed refresh (for the callers queued behind it) or forgets it on success.
-    fn note_outcome(&self, user: UserId, result: &Result<Access, TokenError>) {
+    fn note_outcome(&self, key: &Key, result: &Result<Access, TokenError>) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         match result {
             Err(TokenError::Unavailable(_)) | Err(TokenError::Db(_)) => {
                 failures.retain(|_, at| at.elapsed() < std::time::Duration::from_secs(60));
-                failures.insert(user, std::time::Instant::now());
+                failures.insert(key.clone(), std::time::Instant::now());
             }
             _ => {
-                failures.remove(&user);
+                failures.remove(key);
             }
         }
     }
@@ -142,9 +140,10 @@ impl Vault {
     async fn refresh_leased(
         &self,
         user: UserId,
+        client_id: &str,
         failed: Option<&Token>,
     ) -> Result<Access, TokenError> {
-        let cred = self.load_active(user).await?;
+        let cred = self.load_active(user, client_id).await?;
         if let Some(access) = self.usable(user, &cred, failed) {
             return Ok(access);
         }
@@ -167,7 +166,7 @@ impl Vault {
                     .await;
             }
         };
-        match self.oauth.refresh(&refresh_token).await {
+        match self.client(client_id)?.refresh(&refresh_token).await {
             Ok(r) => {
                 let sealed_access = self.seal(user, "access_token", &r.access_token);
                 let rotated = r
@@ -194,6 +193,7 @@ impl Vault {
                     token: r.access_token,
                     expires_at: r.expires_at,
                     scopes: r.scopes.unwrap_or(cred.scopes),
+                    client_id: cred.client_id,
                 })
             }
             Err(GoogleError::Rejected { error }) if error == "invalid_grant" => {
@@ -215,16 +215,16 @@ impl Vault {
         }
     }
 
-    fn lock_for(&self, user: UserId) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(user).or_default().clone()
+        map.entry(key.clone()).or_default().clone()
     }
 
-    fn release(&self, user: UserId, lock: Arc<tokio::sync::Mutex<()>>) {
+    fn release(&self, key: &Key, lock: Arc<tokio::sync::Mutex<()>>) {
         drop(lock);
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&user).is_some_and(|l| Arc::strong_count(l) == 1) {
-            map.remove(&user);
+        if map.get(key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(key);
         }
     }
 }

@@ -30,18 +30,40 @@ async fn index(_: AdminUser) -> HttpResponse {
     see_other("/admin/users")
 }
 
-/// A user's connection health in a word, as the list and the detail show it.
-pub fn health(user: &User, credential: Option<&Credential>) -> &'static str {
+/// A user's connection health in a word, as the list and the detail show it: the worst of
+/// their grants (one per OAuth client), so that a filter and the word agree.
+pub fn health(user: &User, credentials: &[Credential]) -> &'static str {
     if user.disabled_at.is_some() {
         return "Blocked";
     }
-    match credential {
-        None => "No grant",
-        Some(c) if c.status == Status::NeedsConsent => "Needs consent",
-        Some(c) if c.status == Status::Revoked => "Revoked",
-        Some(c) if c.last_error_at.is_some() => "Refresh failing",
-        Some(c) if c.refresh_token.is_none() => "No background access",
-        Some(_) => "OK",
+    if credentials.is_empty() {
+        return "No grant";
+    }
+    credentials
+        .iter()
+        .map(grant_health)
+        .min_by_key(|h| {
+            [
+                "Needs consent",
+                "Revoked",
+                "Refresh failing",
+                "No background access",
+                "OK",
+            ]
+            .iter()
+            .position(|w| w == h)
+        })
+        .unwrap_or("No grant")
+}
+
+/// One grant's health in a word.
+pub fn grant_health(c: &Credential) -> &'static str {
+    match c {
+        c if c.status == Status::NeedsConsent => "Needs consent",
+        c if c.status == Status::Revoked => "Revoked",
+        c if c.last_error_at.is_some() => "Refresh failing",
+        c if c.refresh_token.is_none() => "No background access",
+        _ => "OK",
     }
 }
 

@@ -5,7 +5,7 @@ use actix_session::Session;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 
-use super::{health, when};
+use super::{grant_health, health, when};
 use crate::store::admin;
 use crate::store::audit::{self, Entry};
 use crate::store::users::{self, UserId};
@@ -29,10 +29,19 @@ struct Detail {
     last_seen: String,
     blocked: Option<String>,
     health: &'static str,
+    /// One per OAuth client that obtained a grant.
+    grants: Vec<GrantRow>,
+    offline: bool,
+    sessions: i64,
+}
+
+/// A grant of the user to one OAuth client.
+struct GrantRow {
+    client_id: String,
+    health: &'static str,
     scopes: Vec<String>,
     offline: bool,
     last_error: Option<(String, String)>,
-    sessions: i64,
 }
 
 #[derive(Template)]
@@ -51,19 +60,17 @@ struct Confirm {
 }
 
 async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> {
-    let client_id = state.vault.client_id().to_string();
     let target = UserId(id);
     let (row, entries) = state
         .db
         .run(move |c| {
             Ok((
-                admin::detail(c, target, &client_id)?,
+                admin::detail(c, target)?,
                 audit::list(c, Some(target), None, AUDIT_ENTRIES)?,
             ))
         })
         .await?;
     let row = row.ok_or(AppError::NotFound)?;
-    let cred = row.credential.as_ref();
     let detail = Detail {
         id: row.user.id,
         email: row.user.email.clone(),
@@ -72,12 +79,19 @@ async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> 
         created: when(row.user.created_at),
         last_seen: when(row.user.last_seen_at),
         blocked: row.user.disabled_at.map(when),
-        health: health(&row.user, cred),
-        scopes: cred
-            .map(|c| c.scopes.split_whitespace().map(String::from).collect())
-            .unwrap_or_default(),
-        offline: cred.is_some_and(|c| c.has_offline_access()),
-        last_error: cred.and_then(|c| Some((c.last_error.clone()?, when(c.last_error_at?)))),
+        health: health(&row.user, &row.credentials),
+        offline: row.credentials.iter().any(|c| c.has_offline_access()),
+        grants: row
+            .credentials
+            .iter()
+            .map(|c| GrantRow {
+                client_id: c.client_id.clone(),
+                health: grant_health(c),
+                scopes: c.scopes.split_whitespace().map(String::from).collect(),
+                offline: c.has_offline_access(),
+                last_error: c.last_error.clone().zip(c.last_error_at.map(when)),
+            })
+            .collect(),
         sessions: row.sessions,
     };
     Ok((detail, entries))

@@ -71,13 +71,12 @@ pub async fn list(
         .map(|a| parse_cursor(a).ok_or(AppError::BadRequest(BAD_LINK)))
         .transpose()?;
     let q: String = query.q.trim().chars().take(100).collect();
-    let client_id = state.vault.client_id().to_string();
     let search = q.clone();
     let (rows, counts) = state
         .db
         .run(move |c| {
-            let rows = admin::list(c, &client_id, Some(&search), filter, after, PAGE_SIZE + 1)?;
-            Ok((rows, admin::counts(c, &client_id)?))
+            let rows = admin::list(c, Some(&search), filter, after, PAGE_SIZE + 1)?;
+            Ok((rows, admin::counts(c)?))
         })
         .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
@@ -98,12 +97,8 @@ pub async fn list(
                 name: r.user.name.clone(),
                 created: when(r.user.created_at),
                 last_seen: when(r.user.last_seen_at),
-                scopes: r
-                    .credential
-                    .as_ref()
-                    .map(|c| short_scopes(&c.scopes))
-                    .unwrap_or_default(),
-                health: health(&r.user, r.credential.as_ref()),
+                scopes: short_scopes(r.credentials.iter().map(|c| c.scopes.as_str())),
+                health: health(&r.user, &r.credentials),
                 sessions: r.sessions,
             })
             .collect(),
@@ -174,12 +169,15 @@ fn parse_cursor(s: &str) -> Option<admin::Cursor> {
 }
 
 /// The scopes' last path segments (`drive.metadata.readonly`), for a narrow column.
-fn short_scopes(scopes: &str) -> String {
-    scopes
-        .split_whitespace()
+/// The scopes of every grant, each once, by its last path segment.
+fn short_scopes<'a>(grants: impl Iterator<Item = &'a str>) -> String {
+    let mut scopes: Vec<&str> = grants
+        .flat_map(str::split_whitespace)
         .map(|s| s.rsplit('/').next().unwrap_or(s))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.join(" ")
 }
 
 #[cfg(test)]

@@ -532,6 +532,22 @@ fn token_error<RE: std::error::Error + Send + Sync + 'static>(
     >,
 ) -> GoogleError {
     match e {
+        // Error codes that say the provider is in trouble, not that our request was wrong
+        // (RFC 6749's, and Google's own for 5xx and 429 answers).
+        RequestTokenError::ServerResponse(r)
+            if matches!(
+                r.error().as_ref(),
+                "server_error"
+                    | "temporarily_unavailable"
+                    | "internal_failure"
+                    | "rate_limit_exceeded"
+            ) =>
+        {
+            GoogleError::Unavailable(anyhow::anyhow!(
+                "the token endpoint answered {}",
+                r.error().as_ref()
+            ))
+        }
         RequestTokenError::ServerResponse(r) => GoogleError::Rejected {
             error: r.error().to_string(),
         },

@@ -197,16 +197,6 @@ async fn handle(
         .await
         .map_err(exchange_refusal)?;
     let grant = server.grant;
-    let refused = |r: Refusal| {
-        // The grant is not kept: hand it back to the provider rather than leave it live.
-        let (client, token) = (client.clone(), grant.access_token.clone());
-        tokio::spawn(async move {
-            if let Err(e) = client.revoke(&token).await {
-                tracing::warn!(error = %e, "could not revoke a refused mobile grant");
-            }
-        });
-        r
-    };
     if !mobile.app_client_ids.is_empty()
         && !server
             .authorized_party
@@ -214,19 +204,19 @@ async fn handle(
             .is_some_and(|azp| mobile.app_client_ids.contains(azp))
     {
         tracing::warn!(azp = ?server.authorized_party, "POST /authcode: a code from an app that is not allowed");
-        return Err(refused(refuse(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "unknown_app",
             "This app is not allowed to sign in here.",
-        )));
+        ));
     }
     if app_sub.as_ref().is_some_and(|s| *s != grant.profile.sub) {
         tracing::warn!("POST /authcode: the app's ID token names another user than the code");
-        return Err(refused(refuse(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "id_token_mismatch",
             "The ID token and the code belong to different users.",
-        )));
+        ));
     }
     let profile = grant.profile.clone();
     let user = state
@@ -236,11 +226,11 @@ async fn handle(
         .map_err(|e| database_refusal(&e))?;
     if user.disabled_at.is_some() {
         tracing::warn!(user_id = %user.user_id(), "POST /authcode: a blocked user");
-        return Err(refused(refuse(
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             "account_blocked",
             "This account is blocked from signing in.",
-        )));
+        ));
     }
     let client_id = client.config().client_id.clone();
     let offline = state

@@ -3,6 +3,7 @@
 
 mod admin;
 mod architecture;
+mod authcode;
 mod browser;
 #[path = "../support/chromium.rs"]
 mod chromium;

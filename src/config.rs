@@ -10,6 +10,15 @@ use url::Url;
 
 use crate::store::DatabaseSettings;
 
+/// Scopes asked for at sign-in unless `SIGN_IN_SCOPES` says otherwise: who the user is, and
+/// the Drive file list the home page shows (as Google's PHP sample asks).
+pub const DEFAULT_SIGN_IN_SCOPES: &[&str] = &[
+    "openid",
+    "email",
+    "profile",
+    "https://www.googleapis.com/auth/drive.metadata.readonly",
+];
+
 /// Minimum length of `SECRET_KEY`.
 pub const MIN_SECRET_LEN: usize = 64;
 
@@ -127,6 +136,9 @@ pub struct Settings {
     pub admin_emails: Vec<String>,
     /// Lifetime of a session without activity.
     pub session_ttl: chrono::Duration,
+    /// Scopes asked for at sign-in (`SIGN_IN_SCOPES`); other features ask for theirs when
+    /// first used.
+    pub sign_in_scopes: Vec<String>,
     /// Server clients for mobile apps (`POST /authcode`).
     pub mobile: MobileSettings,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (`TRUSTED_PROXIES`); from
@@ -238,6 +250,18 @@ impl Settings {
             return Err(bad("SESSION_TTL_HOURS must be between 1 and 8784 (a year)"));
         }
         let session_ttl = chrono::Duration::hours(ttl_hours);
+        let sign_in_scopes = match get("SIGN_IN_SCOPES") {
+            None => DEFAULT_SIGN_IN_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            Some(v) => list(Some(v)),
+        };
+        if !sign_in_scopes.iter().any(|s| s == "openid") {
+            return Err(bad(
+                "SIGN_IN_SCOPES must include openid (the app signs people in with OpenID Connect)",
+            ));
+        }
         let mobile = MobileSettings {
             default: server_client(&get, "MOBILE")?,
             android: server_client(&get, "ANDROID")?,
@@ -271,6 +295,7 @@ impl Settings {
             secret_key,
             admin_emails,
             session_ttl,
+            sign_in_scopes,
             mobile,
             trusted_proxies,
             demo_hint: None,
@@ -450,6 +475,11 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert!(matches!(s.google, GoogleSource::Emulator { .. }));
         assert!(!s.https());
+        assert_eq!(s.sign_in_scopes.len(), 4);
+        assert!(s.sign_in_scopes.iter().all(|s| !s.contains("gmail")));
+        let err =
+            settings(&[("SECRET_KEY", KEY), ("SIGN_IN_SCOPES", "email profile")]).unwrap_err();
+        assert!(err.0.contains("openid"), "{err}");
     }
 
     #[test]

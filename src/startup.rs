@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 use crate::config::{ClientSecret, GoogleSource, Settings};
 use crate::emulator::{self, ClientKind, ClientRegistration};
 use crate::google::drive::Drive;
+use crate::google::gmail::Gmail;
 use crate::google::oauth::OAuth;
 use crate::google::{http_client, GoogleConfig};
 use crate::secret::Keys;
@@ -146,20 +147,21 @@ fn oauth_clients(
 
 /// The vault and Drive client as work outside `serve` uses them (the `sync` command, tests):
 /// every configured OAuth client, the tokens key derived from `SECRET_KEY`.
-pub fn background_vault(settings: &Settings, db: Db) -> anyhow::Result<(Vault, Drive)> {
+pub fn background_vault(settings: &Settings, db: Db) -> anyhow::Result<(Vault, Drive, Gmail)> {
     let keys = Keys::derive(&settings.secret_key);
     let google = background_google(settings, &keys)?;
     let http = http_client()?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
+    let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (web, mobile) = oauth_clients(settings, google, http);
-    Ok((Vault::new(db, keys.tokens, web, mobile.all()), drive))
+    Ok((Vault::new(db, keys.tokens, web, mobile.all()), drive, gmail))
 }
 
 /// The `sync` command's worker.
 pub async fn syncer(settings: &Settings) -> anyhow::Result<Syncer> {
     let db = connect_db(&settings.database).await?;
-    let (vault, drive) = background_vault(settings, db.clone())?;
-    Ok(Syncer::new(db, vault, drive))
+    let (vault, drive, gmail) = background_vault(settings, db.clone())?;
+    Ok(Syncer::new(db, vault, drive, gmail))
 }
 
 /// Binds `settings.bind`, then [`start_on`].
@@ -198,10 +200,11 @@ pub async fn start_on(
     let db = connect_db(&settings.database).await?;
     let http = http_client()?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
+    let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (oauth, mobile) = oauth_clients(&settings, google, http.clone());
     let vault = Vault::new(db.clone(), keys.tokens.clone(), oauth.clone(), mobile.all());
     if let Some(every) = sync_every {
-        let syncer = Syncer::new(db.clone(), vault.clone(), drive.clone());
+        let syncer = Syncer::new(db.clone(), vault.clone(), drive.clone(), gmail.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
@@ -217,6 +220,7 @@ pub async fn start_on(
     let state = AppState {
         vault,
         oauth,
+        gmail,
         drive,
         mobile,
         authcode_limit,

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::google::drive::{self, Drive};
+use crate::google::gmail::{self, Gmail};
 use crate::google::{GoogleError, PageToken};
 use crate::store::credentials;
 use crate::store::sync_status::{self, SyncStatus};
@@ -24,6 +25,8 @@ pub struct Summary {
     /// `None`: the user did not grant Drive access (nothing to count, not a failure).
     pub drive_files: Option<i64>,
     pub newest: Vec<String>,
+    /// `None`: the user did not grant Gmail access.
+    pub gmail_messages: Option<i64>,
 }
 
 /// The pieces background work needs, built once.
@@ -31,12 +34,18 @@ pub struct Syncer {
     db: Db,
     vault: Vault,
     drive: Drive,
+    gmail: Gmail,
 }
 
 impl Syncer {
-    /// Background work through `vault` (every OAuth client's grants) on `drive`.
-    pub fn new(db: Db, vault: Vault, drive: Drive) -> Self {
-        Self { db, vault, drive }
+    /// Background work through `vault` (every OAuth client's grants) on `drive` and `gmail`.
+    pub fn new(db: Db, vault: Vault, drive: Drive, gmail: Gmail) -> Self {
+        Self {
+            db,
+            vault,
+            drive,
+            gmail,
+        }
     }
 
     /// Users with a credential from any client (and whether one is active), optionally only
@@ -61,6 +70,7 @@ impl Syncer {
                 .map(|s| s.newest.join("\n"))
                 .unwrap_or_default(),
             error: outcome.as_ref().err().cloned(),
+            gmail_messages: outcome.as_ref().ok().and_then(|s| s.gmail_messages),
         };
         if let Err(e) = self.db.run(move |c| sync_status::save(c, &status)).await {
             tracing::error!(user_id = %user, error = %e, "could not record the sync status");
@@ -87,10 +97,12 @@ impl Syncer {
             .access_token(user, drive::SCOPES)
             .await
             .map_err(|e| describe(e.into()))?;
+        let gmail_messages = self.count_gmail(user).await.map_err(describe)?;
         if !access.has_any_scope(drive::SCOPES) {
             return Ok(Summary {
                 drive_files: None,
                 newest: vec![],
+                gmail_messages,
             });
         }
         let drive = &self.drive;
@@ -123,7 +135,38 @@ impl Syncer {
         Ok(Summary {
             drive_files: Some(count),
             newest,
+            gmail_messages,
         })
+    }
+
+    /// How many messages the user's Gmail holds, when a grant of theirs includes Gmail.
+    async fn count_gmail(&self, user: UserId) -> Result<Option<i64>, CallError> {
+        let access = match self.vault.access_token(user, gmail::SCOPES).await {
+            Ok(a) if a.has_any_scope(gmail::SCOPES) => a,
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let gmail = &self.gmail;
+        let mut count = 0i64;
+        let mut page_token: Option<PageToken> = None;
+        loop {
+            let list = self
+                .vault
+                .call(user, access.clone(), |a| {
+                    let token = page_token.clone();
+                    async move {
+                        gmail
+                            .list_messages(&a.token, 500, token.as_ref(), None)
+                            .await
+                    }
+                })
+                .await?;
+            count += list.messages.len() as i64;
+            match list.next_page_token.as_deref().and_then(PageToken::parse) {
+                Some(t) => page_token = Some(t),
+                None => return Ok(Some(count)),
+            }
+        }
     }
 
     /// Syncs `target`, one line per user on `out`; returns how many users failed. Users whose
@@ -162,17 +205,26 @@ impl Syncer {
                 Ok(Summary {
                     drive_files: Some(n),
                     newest,
+                    gmail_messages,
                 }) => {
                     tracing::info!(user_id = %user, files = n, "synced");
                     let newest = newest
                         .first()
                         .map(|name| format!(", newest: {name}"))
                         .unwrap_or_default();
-                    format!("{email}: ok, {n} Drive files{newest}")
+                    format!(
+                        "{email}: ok, {n} Drive files{}{newest}",
+                        gmail_note(gmail_messages)
+                    )
                 }
                 Ok(Summary {
-                    drive_files: None, ..
-                }) => format!("{email}: ok, Drive access not granted (nothing to list)"),
+                    drive_files: None,
+                    gmail_messages,
+                    ..
+                }) => format!(
+                    "{email}: ok, Drive access not granted (nothing to list){}",
+                    gmail_note(gmail_messages)
+                ),
                 Err(e) => {
                     failed += 1;
                     tracing::warn!(user_id = %user, error = %e, "sync failed; user skipped");
@@ -197,6 +249,13 @@ impl Syncer {
         )?;
         Ok(failed)
     }
+}
+
+/// ", 130 Gmail messages" when Gmail was counted.
+fn gmail_note(messages: Option<i64>) -> String {
+    messages
+        .map(|n| format!(", {n} Gmail messages"))
+        .unwrap_or_default()
 }
 
 /// Parses `30s`, `15m`, `1h`, `2d` (or plain seconds).

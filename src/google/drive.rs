@@ -68,32 +68,7 @@ impl Drive {
                 q.append_pair("pageToken", t.as_str());
             }
         }
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("Drive request failed: {e}")))?;
-        match response.status().as_u16() {
-            200 => response.json().await.map_err(|e| {
-                GoogleError::Unavailable(anyhow::anyhow!("Drive answered badly: {e}"))
-            }),
-            400 => Err(GoogleError::BadRequest),
-            401 => Err(GoogleError::Unauthorized),
-            // Google says which 403 it is in WWW-Authenticate; others (rate limits) are transient.
-            403 if response
-                .headers()
-                .get("www-authenticate")
-                .and_then(|h| h.to_str().ok())
-                .is_some_and(|h| h.contains("insufficient_scope")) =>
-            {
-                Err(GoogleError::InsufficientScope)
-            }
-            status => Err(GoogleError::Unavailable(anyhow::anyhow!(
-                "Drive answered {status}"
-            ))),
-        }
+        super::get_json(&self.http, url, token, "Drive").await
     }
 }
 

@@ -5,18 +5,11 @@
 //! identity it hands up.
 
 pub mod drive;
+pub mod gmail;
 pub mod oauth;
 
 use secrecy::SecretString;
 use url::Url;
-
-/// Scopes asked for at sign-in.
-pub const SIGN_IN_SCOPES: &[&str] = &[
-    "openid",
-    "email",
-    "profile",
-    "https://www.googleapis.com/auth/drive.metadata.readonly",
-];
 
 /// A granted scope in plain words, for the people who granted it.
 pub fn describe_scope(scope: &str) -> &str {
@@ -27,13 +20,13 @@ pub fn describe_scope(scope: &str) -> &str {
             "See your name and profile picture"
         }
         "https://www.googleapis.com/auth/drive.metadata.readonly" => {
-            "See the names and details of your Google Drive files (not their contents)"
+            "See the names of your Drive files and their details (not their contents)"
         }
         "https://www.googleapis.com/auth/drive.readonly" => {
             "See and download your Google Drive files"
         }
         "https://www.googleapis.com/auth/drive" => "See, edit and delete your Google Drive files",
-        "https://www.googleapis.com/auth/gmail.readonly" => "Read your Gmail messages and settings",
+        "https://www.googleapis.com/auth/gmail.readonly" => "Read your Gmail",
         other => other,
     }
 }
@@ -115,6 +108,43 @@ impl PageToken {
     }
 }
 
+/// GETs `url` from a Google REST API with `token` and reads its JSON answer; Google's error
+/// statuses become [`GoogleError`]s (`api` names the API in messages).
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: Url,
+    token: &crate::secret::Token,
+    api: &str,
+) -> Result<T, GoogleError> {
+    let response = http
+        .get(url)
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("{api} request failed: {e}")))?;
+    match response.status().as_u16() {
+        200 => response
+            .json()
+            .await
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("{api} answered badly: {e}"))),
+        400 => Err(GoogleError::BadRequest),
+        401 => Err(GoogleError::Unauthorized),
+        // Google says which 403 it is in WWW-Authenticate; others (rate limits) are transient.
+        403 if response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.contains("insufficient_scope")) =>
+        {
+            Err(GoogleError::InsufficientScope)
+        }
+        404 => Err(GoogleError::NotFound),
+        status => Err(GoogleError::Unavailable(anyhow::anyhow!(
+            "{api} answered {status}"
+        ))),
+    }
+}
+
 /// Shared HTTP client for provider calls: no redirects followed, bounded timeouts.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
@@ -146,6 +176,9 @@ pub enum GoogleError {
     /// The API refused a parameter we sent (400), e.g. a page token it does not know.
     #[error("the API refused the request's parameters")]
     BadRequest,
+    /// The API has no such item (404), e.g. a message deleted since it was listed.
+    #[error("the API has no such item")]
+    NotFound,
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ diesel::table! {
         drive_files -> Nullable<BigInt>,
         newest -> Text,
         error -> Nullable<Text>,
+        gmail_messages -> Nullable<BigInt>,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct SyncStatus {
     /// Names of the newest files, one per line.
     pub newest: String,
     pub error: Option<String>,
+    /// Messages in Gmail (`None`: Gmail not granted).
+    pub gmail_messages: Option<i64>,
 }
 
 pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
@@ -25,6 +27,7 @@ pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
             sync_status::drive_files.eq(s.drive_files),
             sync_status::newest.eq(&s.newest),
             sync_status::error.eq(&s.error),
+            sync_status::gmail_messages.eq(s.gmail_messages),
         );
         let n = diesel::update(sync_status::table.find(s.user_id))
             .set(values)

@@ -12,13 +12,14 @@ use super::revocation::{self, Request};
 use super::{csrf, State};
 use crate::google::describe_scope;
 use crate::vault::Revocation;
+use crate::web::grant::Feature;
 
 #[derive(Template)]
 #[template(path = "pages/account.html")]
 struct Account {
     user: Option<SignedIn>,
-    /// Each granted scope in plain words.
-    scopes: Vec<String>,
+    /// Each granted scope in plain words, with the features it enables.
+    scopes: Vec<(String, String)>,
     /// Background access works (a refresh token is stored).
     offline: bool,
 }
@@ -48,7 +49,21 @@ pub async fn show(user: CurrentUser) -> HttpResponse {
     let scopes = user
         .granted_scopes()
         .into_iter()
-        .map(|s| describe_scope(s).to_string())
+        .map(|s| {
+            let enables: Vec<&str> = Feature::ALL
+                .into_iter()
+                .filter(|f| f.scopes().contains(&s))
+                .map(Feature::enables)
+                .collect();
+            let enables = match enables.is_empty() {
+                true if s == "openid" || s == "email" || s.ends_with("userinfo.email") => {
+                    "signing in".to_string()
+                }
+                true => String::new(),
+                false => enables.join("; "),
+            };
+            (describe_scope(s).to_string(), enables)
+        })
         .collect();
     render(
         StatusCode::OK,

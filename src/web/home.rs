@@ -121,8 +121,8 @@ pub async fn index(
                 .next_page_token
                 .as_deref()
                 .and_then(PageToken::parse)
-                .map(|t| cursor.next_link("/", &t));
-            home.prev = cursor.prev_link("/");
+                .map(|t| cursor.next_link("/", &[], &t));
+            home.prev = cursor.prev_link("/", &[]);
             if home.prev.is_none() && cursor.page > 1 {
                 home.first = Some("/");
             }
@@ -156,15 +156,19 @@ async fn list_page(
 
 fn describe_sync(s: &SyncStatus) -> String {
     let at = s.synced_at.format("%Y-%m-%d %H:%M UTC");
+    let gmail = s
+        .gmail_messages
+        .map(|n| format!(", {n} Gmail messages"))
+        .unwrap_or_default();
     match (&s.error, s.drive_files) {
         (Some(e), _) => format!("{at}, failed: {e}"),
-        (None, Some(n)) => format!("{at}, {n} Drive files seen"),
-        (None, None) => format!("{at}, Drive access not granted"),
+        (None, Some(n)) => format!("{at}, {n} Drive files seen{gmail}"),
+        (None, None) => format!("{at}, Drive access not granted{gmail}"),
     }
 }
 
 /// No access token could be had: explain and offer consent, or fail the request.
-fn token_failure(e: TokenError, user: &CurrentUser) -> Result<HttpResponse, AppError> {
+pub fn token_failure(e: TokenError, user: &CurrentUser) -> Result<HttpResponse, AppError> {
     match e {
         TokenError::NeedsConsent(reason) => Ok(render(
             StatusCode::OK,

@@ -7,6 +7,8 @@ pub mod authcode;
 pub mod csrf;
 pub mod errors;
 pub mod extract;
+pub mod gmail;
+pub mod grant;
 pub mod headers;
 pub mod health;
 pub mod home;
@@ -25,6 +27,7 @@ use actix_web::web;
 
 use crate::config::Settings;
 use crate::google::drive::Drive;
+use crate::google::gmail::Gmail;
 use crate::google::oauth::OAuth;
 use crate::store::Db;
 use crate::vault::Vault;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub vault: Vault,
     /// The Drive API.
     pub drive: Drive,
+    /// The Gmail API.
+    pub gmail: Gmail,
     /// The server clients for mobile apps' codes (`POST /authcode`).
     pub mobile: authcode::MobileClients,
     /// Per-address allowance of `POST /authcode`.
@@ -49,6 +54,7 @@ pub type State = web::Data<Arc<AppState>>;
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::index))
+        .route("/gmail", web::get().to(gmail::index))
         .route("/oauth2callback", web::get().to(oauth::callback))
         .route("/logout", web::post().to(oauth::logout))
         .route("/account", web::get().to(account::show))

@@ -10,11 +10,12 @@ use askama::Template;
 
 use super::errors::{AppError, ErrorPage};
 use super::extract;
+use super::grant::{self, Feature};
 use super::page::{render, see_other, SignedIn};
 use super::session::{self, PENDING_KEY, USER_ID_KEY};
 use super::{csrf, State};
 use crate::google::oauth::{AuthRequest, Grant, PendingAuth};
-use crate::google::{GoogleError, SIGN_IN_SCOPES};
+use crate::google::GoogleError;
 use crate::store::users::{self, UserId};
 
 #[derive(serde::Deserialize)]
@@ -22,6 +23,8 @@ pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// Without `code`: the feature whose scope to ask for (incremental authorization).
+    grant: Option<String>,
 }
 
 fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
@@ -45,13 +48,29 @@ pub async fn callback(
     let query = query.into_inner();
     if let Some(error) = query.error {
         session.remove(PENDING_KEY);
+        // Declining an added scope entirely is still an answer: back to the feature, which
+        // explains and offers to ask again.
+        if let Some(feature) = grant::take_asking(&session) {
+            if error == "access_denied" && session::user_id(&session).is_some() {
+                grant::remember_declined(&session, feature)
+                    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
+                return Ok(see_other(feature.path()));
+            }
+        }
         return Ok(provider_error(&error));
     }
     let Some(code) = query.code else {
-        return start(&state, &session, &req).await;
+        let feature = match query.grant.as_deref() {
+            None => None,
+            Some(f) => Some(Feature::parse(f).ok_or(AppError::BadRequest(
+                "This link asks for access to something this app does not offer.",
+            ))?),
+        };
+        return start(&state, &session, &req, feature).await;
     };
 
     // The pending authorization is single-use: taken out whatever happens next.
+    let asking = grant::take_asking(&session);
     let pending = session
         .remove_as::<PendingAuth>(PENDING_KEY)
         .and_then(Result::ok);
@@ -112,7 +131,17 @@ pub async fn callback(
         .and_then(|()| session::mark_seen(&session))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
     csrf::token(&session)?;
-    Ok(see_other("/"))
+    // Incremental authorization: back to the feature that asked, which explains if its scope
+    // was not granted (granular consent) rather than asking again.
+    let Some(feature) = asking else {
+        return Ok(see_other("/"));
+    };
+    if !feature.granted_by(grant.scopes.split_whitespace()) {
+        tracing::info!(user_id = %user_id, feature = feature.as_str(), "the user did not grant the feature's scope");
+        grant::remember_declined(&session, feature)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
+    }
+    Ok(see_other(feature.path()))
 }
 
 /// Sends the browser to the provider's consent page. A signed-in user without a stored refresh
@@ -121,6 +150,7 @@ async fn start(
     state: &State,
     session: &Session,
     req: &HttpRequest,
+    feature: Option<Feature>,
 ) -> Result<HttpResponse, AppError> {
     let signed_in = extract::look_up(req).await?;
     if session.status() == actix_session::SessionStatus::Purged {
@@ -134,17 +164,42 @@ async fn start(
         Some(s) => (!s.has_offline_access(), Some(s.user.email.as_str())),
         None => (false, None),
     };
+    // Signed in and asking for a feature: just that scope (and openid, to know whose grant
+    // comes back); include_granted_scopes folds it into what was granted before.
+    let scopes: Vec<&str> = match (feature, &signed_in) {
+        (Some(f), Some(_)) => vec!["openid", f.request_scope()],
+        (Some(f), None) => state
+            .settings
+            .sign_in_scopes
+            .iter()
+            .map(String::as_str)
+            .chain([f.request_scope()])
+            .collect(),
+        (None, _) => state
+            .settings
+            .sign_in_scopes
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    };
     let (url, pending) = state
         .oauth
         .authorize_url(&AuthRequest {
-            scopes: SIGN_IN_SCOPES,
+            scopes: &scopes,
             force_consent,
             login_hint: hint,
         })
         .await?;
-    session
+    let saved = session
         .insert(PENDING_KEY, pending)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the pending sign-in: {e}")))?;
+        .and_then(|()| match feature {
+            Some(f) => grant::remember_asking(session, f),
+            None => {
+                session.remove(grant::ASKING_KEY);
+                Ok(())
+            }
+        });
+    saved.map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the pending sign-in: {e}")))?;
     Ok(HttpResponse::Found()
         .insert_header(("Location", url.as_str()))
         .finish())

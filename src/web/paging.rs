@@ -97,23 +97,25 @@ impl Cursor {
         }
     }
 
-    /// The link to the page after this one, whose token is `next`.
-    pub fn next_link(&self, path: &str, next: &PageToken) -> String {
+    /// The link to the page after this one, whose token is `next`; `keep` are the list's own
+    /// parameters (e.g. a search), carried along.
+    pub fn next_link(&self, path: &str, keep: &[(&str, &str)], next: &PageToken) -> String {
         let mut back: Vec<&PageToken> = self.token.iter().chain(&self.back).collect();
         back.truncate(HISTORY);
-        link(path, self.page + 1, Some(next), &back)
+        link(path, keep, Some(self.page + 1), Some(next), &back)
     }
 
     /// The link to the page before this one, while the history reaches it.
-    pub fn prev_link(&self, path: &str) -> Option<String> {
+    pub fn prev_link(&self, path: &str, keep: &[(&str, &str)]) -> Option<String> {
         match self.page {
             1 => None,
-            2 => Some(path.to_string()),
+            2 => Some(first_link(path, keep)),
             n => {
                 let (token, back) = self.back.split_first()?;
                 Some(link(
                     path,
-                    n - 1,
+                    keep,
+                    Some(n - 1),
                     Some(token),
                     &back.iter().collect::<Vec<_>>(),
                 ))
@@ -122,9 +124,25 @@ impl Cursor {
     }
 }
 
-fn link(path: &str, page: u32, token: Option<&PageToken>, back: &[&PageToken]) -> String {
+/// The list's first page.
+pub fn first_link(path: &str, keep: &[(&str, &str)]) -> String {
+    link(path, keep, None, None, &[])
+}
+
+fn link(
+    path: &str,
+    keep: &[(&str, &str)],
+    page: Option<u32>,
+    token: Option<&PageToken>,
+    back: &[&PageToken],
+) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("page", &page.to_string());
+    for (k, v) in keep.iter().filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    if let Some(page) = page {
+        q.append_pair("page", &page.to_string());
+    }
     if let Some(t) = token {
         q.append_pair("page_token", t.as_str());
     }
@@ -132,7 +150,12 @@ fn link(path: &str, page: u32, token: Option<&PageToken>, back: &[&PageToken]) -
         let joined: Vec<&str> = back.iter().map(|t| t.as_str()).collect();
         q.append_pair("back", &joined.join(","));
     }
-    format!("{path}?{}", q.finish())
+    let q = q.finish();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    }
 }
 
 #[cfg(test)]
@@ -155,14 +178,14 @@ mod tests {
         let t = |s: &str| PageToken::parse(s).unwrap();
         let p1 = page("");
         assert_eq!(p1, Cursor::first());
-        assert_eq!(p1.prev_link("/"), None);
-        let to2 = p1.next_link("/", &t("T2"));
+        assert_eq!(p1.prev_link("/", &[]), None);
+        let to2 = p1.next_link("/", &[], &t("T2"));
         assert_eq!(to2, "/?page=2&page_token=T2");
         let p2 = page(query_of(&to2));
-        assert_eq!(p2.prev_link("/").as_deref(), Some("/"));
-        let p3 = page(query_of(&p2.next_link("/", &t("T3"))));
+        assert_eq!(p2.prev_link("/", &[]).as_deref(), Some("/"));
+        let p3 = page(query_of(&p2.next_link("/", &[], &t("T3"))));
         assert_eq!(p3.page, 3);
-        let back_to_2 = p3.prev_link("/").unwrap();
+        let back_to_2 = p3.prev_link("/", &[]).unwrap();
         assert_eq!(page(query_of(&back_to_2)), p2);
     }
 
@@ -170,12 +193,12 @@ mod tests {
     fn history_is_bounded_and_then_offers_no_previous() {
         let mut c = Cursor::first();
         for n in 2..=(HISTORY as u32 + 3) {
-            let next = c.next_link("/", &PageToken::parse(&format!("T{n}")).unwrap());
+            let next = c.next_link("/", &[], &PageToken::parse(&format!("T{n}")).unwrap());
             assert!(next.len() < 40 + 8 * HISTORY, "{next}");
             c = page(query_of(&next));
         }
         let mut steps = 0;
-        while let Some(prev) = c.prev_link("/") {
+        while let Some(prev) = c.prev_link("/", &[]) {
             c = if prev == "/" {
                 Cursor::first()
             } else {

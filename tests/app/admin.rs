@@ -220,7 +220,7 @@ on_both_backends! {
         app.sign_in(ALICE).await;
         let alice_id = app.user_id(ALICE).0;
         let account = app.get("/account").await.text().await.unwrap();
-        assert!(account.contains("See the names and details of your Google Drive files"));
+        assert!(account.contains("See the names of your Drive files"));
         assert!(account.contains("Background access: on"));
         let confirm = app.get("/account/disconnect").await.text().await.unwrap();
         assert!(confirm.contains("Disconnect your Google account?"));

@@ -185,3 +185,38 @@ async fn browser_admin_revokes_bob_and_his_open_session_ends() {
     }
     let _ = (admin.quit().await, bob.quit().await);
 }
+
+/// Alice, signed in with Drive only, opens Gmail from the menu: Google asks for Gmail alone,
+/// she allows it, and she lands back on her Gmail page; Drive still lists her files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_incremental_consent_for_gmail() {
+    with_browser(
+        "browser_incremental_consent_for_gmail",
+        Backend::Sqlite,
+        |web, app| async move {
+            let run = async {
+                browser_sign_in(&web, &app, "alice").await?;
+                click(&web, "[data-testid=nav-gmail]").await?;
+                // Google's consent screen, for the added scope only.
+                let consent = web.query(By::Css("[data-testid=allow]")).first().await?;
+                let source = web.source().await?;
+                assert!(source.contains("gmail"), "the consent screen names Gmail");
+                consent.click().await?;
+                let subjects = web
+                    .query(By::Css("[data-testid=subject]"))
+                    .all_from_selector_required()
+                    .await?;
+                assert_eq!(subjects.len(), 25);
+                assert!(web.current_url().await?.path() == "/gmail");
+                click(&web, "[data-testid=next-page]").await?;
+                assert_eq!(text_of(&web, "[data-testid=page-number]").await?, "page 2");
+                click(&web, "[data-testid=nav-drive]").await?;
+                assert_eq!(web.find_all(By::Css("[data-testid=file]")).await?.len(), 25);
+                Ok(())
+            }
+            .await;
+            (web, run)
+        },
+    )
+    .await;
+}

@@ -226,7 +226,7 @@ fn migrate_applies_pending_migrations_once() {
     };
     let first = run();
     assert!(
-        first.contains("database is up to date (4 migrations applied now)"),
+        first.contains("database is up to date (5 migrations applied now)"),
         "{first}"
     );
     assert!(dir.path().join("data/offline-access.db").exists());

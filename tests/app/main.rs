@@ -8,6 +8,7 @@ mod browser;
 #[path = "../support/chromium.rs"]
 mod chromium;
 mod cli;
+mod gmail;
 mod hardening;
 mod helpers;
 mod offline;

@@ -215,8 +215,8 @@ on_both_backends! {
         assert_eq!(app.get_url(back.as_str()).await.status(), StatusCode::SEE_OTHER);
         let home = app.get("/").await.text().await.unwrap();
         assert!(home.contains("Bob Builder"));
-        assert!(home.contains("You did not give this app access to your Drive file list"), "{home}");
-        assert!(home.contains("data-testid=\"grant-drive\" href=\"/oauth2callback\""));
+        assert!(home.contains("Drive access was not granted"), "{home}");
+        assert!(home.contains("data-testid=\"grant-drive\" href=\"/oauth2callback?grant=drive\""));
         assert!(!home.contains("data-testid=\"file\""));
         assert_eq!(app.emu_count("GET /drive/v3/files").await, 0, "Drive not called without its scope");
     }

@@ -161,6 +161,53 @@ async fn main() {
     })
     .await;
 
+    // The Gmail page: 1 messages.list + 25 messages.get (8 at a time) upstream, then the
+    // render; its floor is the same 26 calls made directly with the same bound.
+    app.sign_in("alice@example.test").await;
+    let ask = app.get("/oauth2callback?grant=gmail").await;
+    let auth = url::Url::parse(helpers::location(&ask)).unwrap();
+    let back = app.consent(&auth, "alice@example.test", "allow").await;
+    app.get_url(back.as_str()).await;
+    let gmail_token = app
+        .vault()
+        .access_token(
+            app.user_id("alice@example.test"),
+            offline_access::google::gmail::SCOPES,
+        )
+        .await
+        .unwrap()
+        .token;
+    let gmail = offline_access::google::gmail::Gmail::new(
+        reqwest::Client::new(),
+        url::Url::parse(&emu).unwrap(),
+    );
+    measure(
+        "emulator: Gmail list + 25 gets (8 at a time)",
+        500,
+        16,
+        |_| {
+            let (gmail, token) = (&gmail, &gmail_token);
+            async move {
+                use futures_util::stream::{self, StreamExt};
+                let Ok(list) = gmail.list_messages(token, 25, None, None).await else {
+                    return false;
+                };
+                let got: Vec<bool> = stream::iter(list.messages.iter())
+                    .map(|m| async move { gmail.summary(token, &m.id).await.is_ok() })
+                    .buffered(8)
+                    .collect()
+                    .await;
+                got.len() == 25 && got.iter().all(|ok| *ok)
+            }
+        },
+    )
+    .await;
+    measure("app GET /gmail (signed in, 25 messages)", 500, 16, |_| {
+        let (c, u) = (app.client.clone(), format!("{addr}/gmail"));
+        async move { c.get(u).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+
     // A refresh storm: 200 concurrent page views of one user whose token Google expired.
     app.emu_post(
         "/emulator/accounts/alice@example.test/expire-tokens",

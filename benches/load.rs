@@ -87,7 +87,10 @@ async fn main() {
     } else {
         Backend::Sqlite
     };
-    let app = TestApp::spawn_on(backend).await.unwrap();
+    // Every sign-in of the run comes from this one address: lift its per-address allowance.
+    let app = TestApp::spawn_on_with(backend, &[("SIGN_IN_RATE_PER_MINUTE", "100000000")])
+        .await
+        .unwrap();
     let (addr, emu) = (app.addr.clone(), app.emu.clone());
     println!("offline-access load benchmark ({backend:?}, release build, one process, loopback)");
     println!("RSS at start: {:.1} MiB", rss_mib());

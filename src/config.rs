@@ -146,6 +146,28 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Shown on the landing page in emulator mode: how to sign in as a seeded account.
     pub demo_hint: Option<String>,
+    /// Requests one client address may make a minute to the sign-in and admin routes.
+    pub rate_limits: RateLimits,
+    /// How long to wait for the provider: to connect, and for a whole answer.
+    pub upstream: UpstreamTimeouts,
+    /// The provider as the app names it to people (`PROVIDER_NAME`, default "Google").
+    pub provider_name: String,
+}
+
+/// Per-address allowances a minute (`SIGN_IN_RATE_PER_MINUTE`, `ADMIN_RATE_PER_MINUTE`; the
+/// mobile endpoint's is in [`MobileSettings::per_minute`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    pub sign_in: u32,
+    pub admin: u32,
+}
+
+/// Bounds on every call to the provider (`UPSTREAM_CONNECT_TIMEOUT_SECS`,
+/// `UPSTREAM_TIMEOUT_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamTimeouts {
+    pub connect: std::time::Duration,
+    pub total: std::time::Duration,
 }
 
 impl Settings {
@@ -190,6 +212,18 @@ impl Settings {
                 let api =
                     get("GOOGLE_API_BASE").unwrap_or_else(|| "https://www.googleapis.com".into());
                 let api_base = parse_origin("GOOGLE_API_BASE", &api)?;
+                // Tokens and codes travel to these: an https site must not send them in clear
+                // text to anything but this machine.
+                if base_url.scheme() == "https" {
+                    for (var, url) in [("GOOGLE_ISSUER", &issuer), ("GOOGLE_API_BASE", &api_base)] {
+                        if url.scheme() != "https" && !is_loopback(url) {
+                            return Err(bad(format!(
+                                "{var} must be https when APP_BASE_URL is (got {url}); plain http \
+                                 is accepted only for this machine (127.0.0.1, ::1, localhost)"
+                            )));
+                        }
+                    }
+                }
                 GoogleSource::Provider {
                     client: Box::new(client),
                     issuer,
@@ -283,6 +317,35 @@ impl Settings {
             })
             .collect::<Result<_, _>>()?;
 
+        let rate_limits = RateLimits {
+            sign_in: parse_num(&get, "SIGN_IN_RATE_PER_MINUTE", 60)?,
+            admin: parse_num(&get, "ADMIN_RATE_PER_MINUTE", 120)?,
+        };
+        if rate_limits.sign_in == 0 || rate_limits.admin == 0 {
+            return Err(bad(
+                "SIGN_IN_RATE_PER_MINUTE and ADMIN_RATE_PER_MINUTE must be at least 1",
+            ));
+        }
+        let upstream = UpstreamTimeouts {
+            connect: std::time::Duration::from_secs(parse_num(
+                &get,
+                "UPSTREAM_CONNECT_TIMEOUT_SECS",
+                5,
+            )?),
+            total: std::time::Duration::from_secs(parse_num(&get, "UPSTREAM_TIMEOUT_SECS", 15)?),
+        };
+        if upstream.connect.is_zero() || upstream.total.is_zero() {
+            return Err(bad(
+                "UPSTREAM_CONNECT_TIMEOUT_SECS and UPSTREAM_TIMEOUT_SECS must be at least 1",
+            ));
+        }
+        let provider_name = get("PROVIDER_NAME").unwrap_or_else(|| "Google".into());
+        if provider_name.chars().count() > 40 || provider_name.chars().any(char::is_control) {
+            return Err(bad(
+                "PROVIDER_NAME must be a short name (at most 40 characters)",
+            ));
+        }
+
         Ok(Self {
             base_url,
             bind,
@@ -299,6 +362,9 @@ impl Settings {
             mobile,
             trusted_proxies,
             demo_hint: None,
+            rate_limits,
+            upstream,
+            provider_name,
         })
     }
 
@@ -324,6 +390,16 @@ impl Settings {
     /// Whether cookies must be `Secure`.
     pub fn https(&self) -> bool {
         self.base_url.scheme() == "https"
+    }
+}
+
+/// Whether `url` names this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -490,6 +566,53 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.0.contains("GOOGLE_CLIENT_SECRET_FILE"), "{err}");
+    }
+
+    #[test]
+    fn a_cleartext_provider_is_refused_behind_https_except_on_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("client.json");
+        std::fs::write(&file, r#"{"web":{"client_id":"c","client_secret":"s"}}"#).unwrap();
+        let file = file.display().to_string();
+        let with = |issuer: &str, api: &str| {
+            settings(&[
+                ("SECRET_KEY", KEY),
+                ("APP_BASE_URL", "https://app.example.com"),
+                ("GOOGLE_CLIENT_SECRET_FILE", &file),
+                ("GOOGLE_ISSUER", issuer),
+                ("GOOGLE_API_BASE", api),
+            ])
+        };
+        let err = with("http://id.example.com", "https://api.example.com").unwrap_err();
+        assert!(err.0.contains("GOOGLE_ISSUER must be https"), "{err}");
+        let err = with("https://id.example.com", "http://api.example.com").unwrap_err();
+        assert!(err.0.contains("GOOGLE_API_BASE must be https"), "{err}");
+        for local in [
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+        ] {
+            assert!(with(local, local).is_ok(), "{local}");
+        }
+        assert!(with("https://id.example.com", "https://api.example.com").is_ok());
+    }
+
+    #[test]
+    fn upstream_timeouts_and_the_provider_name_are_configurable() {
+        let s = settings(&[("SECRET_KEY", KEY)]).unwrap();
+        assert_eq!(s.upstream.connect.as_secs(), 5);
+        assert_eq!(s.upstream.total.as_secs(), 15);
+        assert_eq!(s.provider_name, "Google");
+        let s = settings(&[
+            ("SECRET_KEY", KEY),
+            ("UPSTREAM_TIMEOUT_SECS", "3"),
+            ("PROVIDER_NAME", "Example ID"),
+        ])
+        .unwrap();
+        assert_eq!(s.upstream.total.as_secs(), 3);
+        assert_eq!(s.provider_name, "Example ID");
+        let err = settings(&[("SECRET_KEY", KEY), ("UPSTREAM_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert!(err.0.contains("UPSTREAM_TIMEOUT_SECS"), "{err}");
     }
 
     #[test]

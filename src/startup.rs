@@ -26,7 +26,7 @@ use crate::vault::Vault;
 use crate::web::authcode::MobileClients;
 use crate::web::errors::{bad_input, ErrorPage};
 use crate::web::page::render;
-use crate::web::ratelimit::RateLimiter;
+use crate::web::ratelimit::{Limits, RateLimiter};
 use crate::web::{self as routes, AppState};
 
 /// Client id the in-process emulator registers for the app.
@@ -150,7 +150,7 @@ fn oauth_clients(
 pub fn background_vault(settings: &Settings, db: Db) -> anyhow::Result<(Vault, Drive, Gmail)> {
     let keys = Keys::derive(&settings.secret_key);
     let google = background_google(settings, &keys)?;
-    let http = http_client()?;
+    let http = http_client(settings.upstream.connect, settings.upstream.total)?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
     let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (web, mobile) = oauth_clients(settings, google, http);
@@ -198,7 +198,7 @@ pub async fn start_on(
     };
     let port = listener.local_addr()?.port();
     let db = connect_db(&settings.database).await?;
-    let http = http_client()?;
+    let http = http_client(settings.upstream.connect, settings.upstream.total)?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
     let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (oauth, mobile) = oauth_clients(&settings, google, http.clone());
@@ -216,14 +216,19 @@ pub async fn start_on(
             }
         });
     }
-    let authcode_limit = RateLimiter::new(settings.mobile.per_minute);
+    let limits = Limits {
+        sign_in: RateLimiter::new(settings.rate_limits.sign_in),
+        authcode: RateLimiter::new(settings.mobile.per_minute),
+        admin: RateLimiter::new(settings.rate_limits.admin),
+    };
     let state = AppState {
+        pending: crate::web::pending::PendingCookies::new(keys.sessions.clone(), settings.https()),
         vault,
         oauth,
         gmail,
         drive,
         mobile,
-        authcode_limit,
+        limits,
         settings,
         db: db.clone(),
     };
@@ -281,7 +286,7 @@ fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<S
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
             .app_data(web::FormConfig::default().error_handler(|e, _| bad_input(e)))
-            .route("/static/app.css", web::get().to(stylesheet))
+            .service(routes::at("/static/app.css", routes::GET).route(routes::get().to(stylesheet)))
             .configure(routes::routes)
             .default_service(web::to(not_found))
     })
@@ -311,13 +316,17 @@ async fn not_found() -> HttpResponse {
 
 /// Deletes expired sessions every few minutes.
 fn spawn_session_sweeper(db: Db) {
+    use crate::store::{claims, sessions};
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
         loop {
             tick.tick().await;
-            match db.run(crate::store::sessions::delete_expired).await {
+            let swept = db
+                .run(|c| Ok(sessions::delete_expired(c)? + claims::delete_expired(c)?))
+                .await;
+            match swept {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(n) => tracing::info!(removed = n, "expired sessions and sign-in claims removed"),
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
             }
         }

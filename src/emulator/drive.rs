@@ -351,29 +351,3 @@ pub async fn get(
         ),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_of_100_files_costs_well_under_a_millisecond() {
-        let seed = crate::emulator::seed::Seed::default_seed();
-        let files = &seed.accounts[0].files;
-        let params = vec![
-            ("pageSize".to_string(), "100".to_string()),
-            ("orderBy".to_string(), "name".to_string()),
-        ];
-        let _ = list_body(files, &params).unwrap();
-        let runs = 200;
-        let started = std::time::Instant::now();
-        for _ in 0..runs {
-            assert!(list_body(files, &params).unwrap().len() > 1000);
-        }
-        let per = started.elapsed() / runs;
-        // Debug builds are several times slower than release; keep the bound honest for both.
-        let bound = if cfg!(debug_assertions) { 10_000 } else { 500 };
-        assert!(per.as_micros() < bound, "{per:?} per page");
-        eprintln!("100-file page: {per:?}");
-    }
-}

@@ -108,20 +108,40 @@ impl PageToken {
     }
 }
 
+/// How many times a GET is sent when the API answers 429 or 5xx. Only these reads are ever
+/// retried: a code exchange or a refresh is sent once.
+const GET_ATTEMPTS: u32 = 3;
+/// The longest wait before a retry; an API asking (Retry-After) for longer gets no retry.
+const MAX_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// GETs `url` from a Google REST API with `token` and reads its JSON answer; Google's error
-/// statuses become [`GoogleError`]s (`api` names the API in messages).
+/// statuses become [`GoogleError`]s (`api` names the API in messages). A 429 or 5xx answer is
+/// tried again after a jittered backoff (or the Retry-After asked for, when short).
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: Url,
     token: &crate::secret::Token,
     api: &str,
 ) -> Result<T, GoogleError> {
-    let response = http
-        .get(url)
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("{api} request failed: {e}")))?;
+    let mut attempt = 0;
+    let response = loop {
+        let response = http
+            .get(url.clone())
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("{api} request failed: {e}")))?;
+        let status = response.status();
+        attempt += 1;
+        if (status.as_u16() == 429 || status.is_server_error()) && attempt < GET_ATTEMPTS {
+            if let Some(wait) = retry_delay(attempt, retry_after(&response)) {
+                tracing::debug!(api, status = status.as_u16(), ?wait, "retrying a read");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        }
+        break response;
+    };
     match response.status().as_u16() {
         200 => response
             .json()
@@ -145,12 +165,38 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The `Retry-After` of an answer, in its delay-seconds form.
+fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    let secs: u64 = value.to_str().ok()?.trim().parse().ok()?;
+    Some(std::time::Duration::from_secs(secs))
+}
+
+/// How long to wait before try number `attempt + 1`: what the server asked for when it is
+/// short, otherwise 100 ms doubling per attempt, jittered ±50% so that many clients that failed
+/// together do not come back together. `None`: do not retry.
+fn retry_delay(attempt: u32, asked: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    use rand::Rng;
+    match asked {
+        Some(wait) if wait > MAX_RETRY_WAIT => None,
+        Some(wait) => Some(wait),
+        None => {
+            let base = 100u64 << attempt.min(4);
+            let jittered = rand::thread_rng().gen_range(base / 2..=base * 3 / 2);
+            Some(std::time::Duration::from_millis(jittered))
+        }
+    }
+}
+
 /// Shared HTTP client for provider calls: no redirects followed, bounded timeouts.
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
+pub fn http_client(
+    connect_timeout: std::time::Duration,
+    timeout: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(20))
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
         .user_agent(concat!("offline-access/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
@@ -183,7 +229,30 @@ pub enum GoogleError {
 
 #[cfg(test)]
 mod tests {
-    use super::PageToken;
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_with_jitter_and_honour_a_short_retry_after() {
+        for attempt in 1..=2 {
+            let base = 100u64 << attempt;
+            for _ in 0..50 {
+                let wait = retry_delay(attempt, None).unwrap().as_millis() as u64;
+                assert!(
+                    (base / 2..=base * 3 / 2).contains(&wait),
+                    "{attempt}: {wait}"
+                );
+            }
+        }
+        let waits: std::collections::HashSet<_> =
+            (0..20).map(|_| retry_delay(1, None).unwrap()).collect();
+        assert!(waits.len() > 1, "jittered");
+        assert_eq!(
+            retry_delay(1, Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(retry_delay(1, Some(Duration::from_secs(30))), None);
+    }
 
     #[test]
     fn page_tokens_are_bounded_opaque_strings() {

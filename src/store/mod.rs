@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod claims;
 pub mod credentials;
 pub mod schema;
 pub mod sessions;

@@ -70,3 +70,10 @@ diesel::table! {
 }
 
 diesel::joinable!(sync_status -> users (user_id));
+
+diesel::table! {
+    sign_in_claims (state_hash) {
+        state_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -127,7 +127,7 @@ async fn handle(
     body: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     if let Some(addr) = client_address(req, &state.settings.trusted_proxies) {
-        if let Err(wait) = state.authcode_limit.check(addr) {
+        if let Err(wait) = state.limits.authcode.check(addr) {
             tracing::warn!(%addr, "POST /authcode rate limit reached");
             return Err(Refusal {
                 retry_after: Some(wait.as_secs().max(1)),

@@ -30,6 +30,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// The client address used up its allowance for this route.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("provider unavailable")]
@@ -66,8 +69,10 @@ impl ResponseError for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Unavailable(_) | Self::Misconfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::Misconfigured(_) | Self::Upstream(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +83,10 @@ impl ResponseError for AppError {
             Self::BadRequest(m) => ("That request could not be used", *m),
             Self::Forbidden(m) => ("Not allowed", *m),
             Self::NotFound => ("Page not found", "There is nothing at this address."),
+            Self::TooManyRequests { .. } => (
+                "Too many requests",
+                "Too many requests came from your address in a short time. Please wait a moment and try again.",
+            ),
             Self::Unavailable(_) => (
                 "Temporarily unavailable",
                 "The service is busy or its database cannot be reached. Please try again in a moment.",
@@ -97,7 +106,10 @@ impl ResponseError for AppError {
         };
         match self {
             Self::SignInRequired => {}
-            Self::BadRequest(_) | Self::Forbidden(_) | Self::NotFound => {
+            Self::BadRequest(_)
+            | Self::Forbidden(_)
+            | Self::NotFound
+            | Self::TooManyRequests { .. } => {
                 tracing::warn!(error = %self, "request refused")
             }
             Self::Unavailable(e)
@@ -116,10 +128,19 @@ impl ResponseError for AppError {
                 user: None,
             },
         );
-        if matches!(self, Self::Unavailable(_) | Self::Misconfigured(_)) {
+        if matches!(
+            self,
+            Self::Unavailable(_) | Self::Misconfigured(_) | Self::Upstream(_)
+        ) {
             resp.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from_static("5"),
+            );
+        }
+        if let Self::TooManyRequests { retry_after } = self {
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(*retry_after),
             );
         }
         resp
@@ -182,7 +203,7 @@ mod tests {
             ),
             (
                 AppError::Upstream(anyhow::anyhow!("connect error 10.0.0.1")),
-                502,
+                503,
                 "Google could not be reached",
             ),
             (

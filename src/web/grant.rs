@@ -13,8 +13,6 @@ pub enum Feature {
     Gmail,
 }
 
-/// Session key of the feature an authorization in progress asks for.
-pub const ASKING_KEY: &str = "asking_for";
 /// Session key of the features whose scope the user just declined on the consent screen.
 const DECLINED_KEY: &str = "declined";
 
@@ -81,22 +79,6 @@ impl Feature {
     pub fn grant_link(self) -> String {
         format!("/oauth2callback?grant={}", self.as_str())
     }
-}
-
-/// Remembers that the authorization being started asks for `feature`.
-pub fn remember_asking(
-    session: &Session,
-    feature: Feature,
-) -> Result<(), actix_session::SessionInsertError> {
-    session.insert(ASKING_KEY, feature.as_str())
-}
-
-/// The feature the finished authorization asked for (taken out of the session).
-pub fn take_asking(session: &Session) -> Option<Feature> {
-    session
-        .remove_as::<String>(ASKING_KEY)
-        .and_then(Result::ok)
-        .and_then(|s| Feature::parse(&s))
 }
 
 /// Records that the user did not grant `feature`'s scope just now.

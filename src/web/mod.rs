@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod outage;
 pub mod page;
 pub mod paging;
+pub mod pending;
 pub mod ratelimit;
 pub mod revocation;
 pub mod session;
@@ -45,22 +46,48 @@ pub struct AppState {
     pub gmail: Gmail,
     /// The server clients for mobile apps' codes (`POST /authcode`).
     pub mobile: authcode::MobileClients,
-    /// Per-address allowance of `POST /authcode`.
-    pub authcode_limit: ratelimit::RateLimiter,
+    /// The sealed cookie that carries a sign-in in progress.
+    pub pending: pending::PendingCookies,
+    /// Per-address allowances of the routes anyone can hit.
+    pub limits: ratelimit::Limits,
 }
 
 pub type State = web::Data<Arc<AppState>>;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::index))
-        .route("/gmail", web::get().to(gmail::index))
-        .route("/oauth2callback", web::get().to(oauth::callback))
-        .route("/logout", web::post().to(oauth::logout))
-        .route("/account", web::get().to(account::show))
-        .route("/account/disconnect", web::get().to(account::confirm))
-        .route("/account/disconnect", web::post().to(account::disconnect))
-        .route("/authcode", web::post().to(authcode::exchange))
-        .route("/healthz", web::get().to(health::healthz))
+    cfg.service(at("/", GET).route(get().to(home::index)))
+        .service(at("/gmail", GET).route(get().to(gmail::index)))
+        .service(at("/oauth2callback", GET).route(get().to(oauth::callback)))
+        .service(at("/logout", POST).route(web::post().to(oauth::logout)))
+        .service(at("/account", GET).route(get().to(account::show)))
+        .service(
+            at("/account/disconnect", GET_POST)
+                .route(get().to(account::confirm))
+                .route(web::post().to(account::disconnect)),
+        )
+        .service(at("/authcode", POST).route(web::post().to(authcode::exchange)))
+        .service(at("/healthz", GET).route(get().to(health::healthz)))
         .configure(admin::routes);
+}
+
+/// What a resource answers, for the `Allow` header of a 405.
+pub const GET: &str = "GET, HEAD";
+pub const POST: &str = "POST";
+pub const GET_POST: &str = "GET, HEAD, POST";
+
+/// A path whose other methods get 405 with `Allow: allow`.
+pub fn at(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        actix_web::HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, allow))
+            .content_type("text/plain; charset=utf-8")
+            .body("Method not allowed.")
+    }))
+}
+
+/// A route for GET and HEAD (load balancers probe with HEAD; actix sends no body for it).
+pub fn get() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }

@@ -1,21 +1,25 @@
 //! `GET /oauth2callback` (the PHP sample's oauth2callback.php) and `POST /logout`.
 //!
-//! Without `code`: remember state, nonce and PKCE verifier in the session and send the browser
-//! to the provider. With `code`: check state, exchange, verify the ID token, store the user and
+//! Without `code`: remember state, nonce and PKCE verifier in a sealed cookie (no database row
+//! for an anonymous visitor) and send the browser to the provider. With `code`: check state, exchange, verify the ID token, store the user and
 //! the credential, rotate the session id, then 303 to `/` at once so the code leaves the URL.
 
 use actix_session::Session;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::http::{header::SET_COOKIE, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::errors::{AppError, ErrorPage};
 use super::extract;
 use super::grant::{self, Feature};
 use super::page::{render, see_other, SignedIn};
-use super::session::{self, PENDING_KEY, USER_ID_KEY};
+use super::pending::PendingSignIn;
+use super::ratelimit::{Allowance, SignIn};
+use super::session::{self, USER_ID_KEY};
 use super::{csrf, State};
-use crate::google::oauth::{AuthRequest, Grant, PendingAuth};
+use crate::google::oauth::{AuthRequest, Grant};
 use crate::google::GoogleError;
+use crate::store::claims;
 use crate::store::users::{self, UserId};
 
 #[derive(serde::Deserialize)]
@@ -40,19 +44,41 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
 }
 
 pub async fn callback(
+    _: Allowance<SignIn>,
     state: State,
     session: Session,
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let pending = state.pending.read(&req);
+    let had_pending = pending.is_some();
+    let mut resp = complete(&state, &session, &req, query.into_inner(), pending)
+        .await
+        .unwrap_or_else(|e| e.error_response());
+    // Whatever happened, the sign-in this browser had started is used up (a new one, if
+    // started here, set its own cookie).
+    if had_pending && !resp.headers().contains_key(SET_COOKIE) {
+        let _ = resp.add_cookie(&state.pending.removal());
+    }
+    resp
+}
+
+async fn complete(
+    state: &State,
+    session: &Session,
+    req: &HttpRequest,
+    query: CallbackQuery,
+    pending: Option<PendingSignIn>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
     if let Some(error) = query.error {
-        session.remove(PENDING_KEY);
         // Declining an added scope entirely is still an answer: back to the feature, which
         // explains and offers to ask again.
-        if let Some(feature) = grant::take_asking(&session) {
-            if error == "access_denied" && session::user_id(&session).is_some() {
-                grant::remember_declined(&session, feature)
+        let asking = pending
+            .filter(|p| state_matches(p, query.state.as_deref()))
+            .and_then(|p| p.asking());
+        if let Some(feature) = asking {
+            if error == "access_denied" && session::user_id(session).is_some() {
+                grant::remember_declined(session, feature)
                     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
                 return Ok(see_other(feature.path()));
             }
@@ -66,28 +92,34 @@ pub async fn callback(
                 "This link asks for access to something this app does not offer.",
             ))?),
         };
-        return start(&state, &session, &req, feature).await;
+        return start(state, session, req, feature).await;
     };
 
-    // The pending authorization is single-use: taken out whatever happens next.
-    let asking = grant::take_asking(&session);
-    let pending = session
-        .remove_as::<PendingAuth>(PENDING_KEY)
-        .and_then(Result::ok);
-    let state_ok = match (&pending, &query.state) {
-        (Some(p), Some(s)) => csrf::constant_time_eq(p.state.as_bytes(), s.as_bytes()),
-        _ => false,
+    // The pending authorization is single-use: claimed (atomically, in the database) before
+    // its code is redeemed, so the same answer arriving twice is exchanged once.
+    let pending = pending.filter(|p| state_matches(p, query.state.as_deref()));
+    let claimed = match &pending {
+        Some(p) => {
+            let hash = claim_key(&p.auth.state);
+            let until = p.expires_at();
+            state
+                .db
+                .run(move |c| claims::claim(c, &hash, until))
+                .await?
+        }
+        None => false,
     };
-    let Some(pending) = pending.filter(|_| state_ok) else {
-        tracing::warn!("callback with a missing or wrong state; nothing exchanged");
+    let Some(pending) = pending.filter(|_| claimed) else {
+        tracing::warn!("callback with a missing, wrong or used state; nothing exchanged");
         return Ok(error_page(
             StatusCode::BAD_REQUEST,
             "This sign-in link is not valid",
             "The sign-in answer did not match a sign-in started in this browser, or it was already used. Nothing was stored. Please sign in again.",
         ));
     };
+    let asking = pending.asking();
 
-    let grant = match state.oauth.exchange(&code, pending).await {
+    let grant = match state.oauth.exchange(&code, pending.auth).await {
         Ok(g) => g,
         Err(GoogleError::Rejected { error }) => {
             tracing::warn!(error = %error, "the provider refused the authorization code");
@@ -108,7 +140,7 @@ pub async fn callback(
         Err(e) => return Err(e.into()),
     };
 
-    let Some(user_id) = store_user(&state, &grant).await? else {
+    let Some(user_id) = store_user(state, &grant).await? else {
         tracing::warn!("a disabled user tried to sign in; nothing stored");
         return Ok(error_page(
             StatusCode::FORBIDDEN,
@@ -128,9 +160,9 @@ pub async fn callback(
     session.renew();
     session
         .insert(USER_ID_KEY, user_id.0)
-        .and_then(|()| session::mark_seen(&session))
+        .and_then(|()| session::mark_seen(session))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the session: {e}")))?;
-    csrf::token(&session)?;
+    csrf::token(session)?;
     // Incremental authorization: back to the feature that asked, which explains if its scope
     // was not granted (granular consent) rather than asking again.
     let Some(feature) = asking else {
@@ -138,10 +170,24 @@ pub async fn callback(
     };
     if !feature.granted_by(grant.scopes.split_whitespace()) {
         tracing::info!(user_id = %user_id, feature = feature.as_str(), "the user did not grant the feature's scope");
-        grant::remember_declined(&session, feature)
+        grant::remember_declined(session, feature)
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
     }
     Ok(see_other(feature.path()))
+}
+
+/// Whether the answer's `state` is the one this browser's pending sign-in sent (constant time).
+fn state_matches(pending: &PendingSignIn, state: Option<&str>) -> bool {
+    state.is_some_and(|s| csrf::constant_time_eq(pending.auth.state.as_bytes(), s.as_bytes()))
+}
+
+/// What the claims table stores of a state: its SHA-256, so the table holds nothing usable.
+fn claim_key(state: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Sends the browser to the provider's consent page. A signed-in user without a stored refresh
@@ -190,18 +236,10 @@ async fn start(
             login_hint: hint,
         })
         .await?;
-    let saved = session
-        .insert(PENDING_KEY, pending)
-        .and_then(|()| match feature {
-            Some(f) => grant::remember_asking(session, f),
-            None => {
-                session.remove(grant::ASKING_KEY);
-                Ok(())
-            }
-        });
-    saved.map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the pending sign-in: {e}")))?;
+    let cookie = state.pending.issue(&PendingSignIn::new(pending, feature));
     Ok(HttpResponse::Found()
         .insert_header(("Location", url.as_str()))
+        .cookie(cookie)
         .finish())
 }
 

@@ -1,63 +1,107 @@
-//! Per-address rate limits (a token bucket per client address), and who the client is when a
-//! trusted reverse proxy stands in front.
+//! Per-address rate limits (the `governor` crate's GCRA, one cell per address), the extractor
+//! that applies them to a route, and who the client is when a trusted reverse proxy stands in
+//! front.
 
-use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
-use actix_web::HttpRequest;
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 
-/// Above this many remembered addresses, those whose bucket is full again are forgotten.
+use super::errors::AppError;
+use super::{AppState, State};
+
+/// Above this many remembered addresses, those whose allowance is whole again are forgotten.
 const MAX_TRACKED: usize = 10_000;
 
 /// Allows each address `per_minute` requests a minute, in bursts of up to as many.
 pub struct RateLimiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-#[derive(Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
-            per_minute: per_minute.max(1),
-            buckets: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::dashmap(Quota::per_minute(per_minute)),
         }
     }
 
     /// Takes one request from `addr`'s allowance; `Err(wait)` when it is used up, with how long
     /// until the next request is allowed.
     pub fn check(&self, addr: IpAddr) -> Result<(), Duration> {
-        let capacity = f64::from(self.per_minute);
-        let per_sec = capacity / 60.0;
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&addr) {
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < capacity
-            });
+        if self.limiter.len() > MAX_TRACKED {
+            self.limiter.retain_recent();
         }
-        let bucket = buckets.entry(addr).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let refilled =
-            (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * per_sec).min(capacity);
-        bucket.at = now;
-        if refilled >= 1.0 {
-            bucket.tokens = refilled - 1.0;
-            Ok(())
-        } else {
-            bucket.tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / per_sec))
-        }
+        self.limiter
+            .check_key(&addr)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
+}
+
+/// The per-address limits of the routes anyone can hit (`SIGN_IN_RATE_PER_MINUTE`,
+/// `AUTHCODE_RATE_PER_MINUTE`, `ADMIN_RATE_PER_MINUTE`).
+pub struct Limits {
+    pub sign_in: RateLimiter,
+    pub authcode: RateLimiter,
+    pub admin: RateLimiter,
+}
+
+/// Which of [`Limits`] a route spends.
+pub trait Limit {
+    fn of(limits: &Limits) -> &RateLimiter;
+    /// For the log.
+    const ROUTE: &'static str;
+}
+
+/// `/oauth2callback`: starting and completing sign-ins.
+pub struct SignIn;
+impl Limit for SignIn {
+    fn of(limits: &Limits) -> &RateLimiter {
+        &limits.sign_in
+    }
+    const ROUTE: &'static str = "/oauth2callback";
+}
+
+/// The admin dashboard's POSTs.
+pub struct AdminPost;
+impl Limit for AdminPost {
+    fn of(limits: &Limits) -> &RateLimiter {
+        &limits.admin
+    }
+    const ROUTE: &'static str = "admin POST";
+}
+
+/// Takes one request from the client address's allowance for `L` before the handler runs; a
+/// used-up allowance is a 429 page with Retry-After.
+pub struct Allowance<L>(PhantomData<L>);
+
+impl<L: Limit> FromRequest for Allowance<L> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(allow::<L>(req).map(|()| Self(PhantomData)))
+    }
+}
+
+fn allow<L: Limit>(req: &HttpRequest) -> Result<(), AppError> {
+    let Some(state) = req.app_data::<State>() else {
+        return Ok(());
+    };
+    let state: &AppState = state;
+    let Some(addr) = client_address(req, &state.settings.trusted_proxies) else {
+        return Ok(());
+    };
+    L::of(&state.limits).check(addr).map_err(|wait| {
+        tracing::warn!(%addr, route = L::ROUTE, "rate limit reached");
+        AppError::TooManyRequests {
+            retry_after: wait.as_secs().max(1),
+        }
+    })
 }
 
 /// The address of the client behind `req`: the peer, unless the peer is one of `trusted`
@@ -101,6 +145,7 @@ mod tests {
             wait > Duration::from_secs(15) && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
+        assert!(limiter.check(a).is_err(), "still waiting");
         assert!(
             limiter.check(b).is_ok(),
             "another address has its own allowance"

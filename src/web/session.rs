@@ -1,14 +1,11 @@
-//! What the server-side session holds: the signed-in user's id, the pending authorization, the
-//! CSRF token, and when the session was last extended. A page view reads these; it writes only
-//! when [`touch_due`] says the sliding expiry is due (at most every [`TOUCH_EVERY`] seconds).
+//! What the server-side session holds: the signed-in user's id, the CSRF token, and when the
+//! session was last extended. A page view reads these; it writes only when [`touch_due`] says the sliding expiry is due (at most every [`TOUCH_EVERY`] seconds).
 
 use actix_session::Session;
 
 pub use crate::store::sessions::USER_ID_KEY;
 use crate::store::users::UserId;
 
-/// Session key of the pending authorization (state, nonce, PKCE verifier).
-pub const PENDING_KEY: &str = "pending_auth";
 /// Session key of when the session was last extended (seconds since the epoch).
 const SEEN_KEY: &str = "seen";
 /// How often a signed-in session's expiry slides forward (and `users.last_seen_at` moves):

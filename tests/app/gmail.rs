@@ -112,6 +112,22 @@ on_both_backends! {
         assert_eq!(subjects(&app.get("/gmail").await.text().await.unwrap()).len(), 25);
     }
 
+    async fn gmail_refusing_the_scope_shows_the_grant_page(app) {
+        app.sign_in("alice@example.test").await;
+        // Our row says Gmail was granted, but the token Google holds does not carry it
+        // (for instance the user removed that scope at Google): Gmail answers 403 insufficient scope.
+        app.sql(&format!("UPDATE credentials SET scopes = scopes || ' {GMAIL}'"));
+        let page = app.get("/gmail").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("Gmail access was not granted"), "{page}");
+        assert!(page.contains("href=\"/oauth2callback?grant=gmail\""), "{page}");
+        assert_eq!(app.emu_count("GET /gmail/v1/users/me/messages").await, 1);
+        // Nothing was thrown away: Drive still works with the same token.
+        assert_eq!(app.get("/").await.text().await.unwrap().matches("data-testid=\"file\"").count(), 25);
+        assert_eq!(app.emu_count("POST /token").await, 1, "no refresh for a missing scope");
+    }
+
     async fn paging_through_alices_messages_shows_each_once_escaped(app) {
         app.sign_in("alice@example.test").await;
         let auth = ask_for_gmail(&app).await;
@@ -170,15 +186,18 @@ on_both_backends! {
         assert_eq!(app.emu_count("POST /token").await, 3, "two code exchanges and one refresh");
         // One message that cannot be read is one unavailable row, not an error page.
         app.emu_post("/emulator/faults", json!({"endpoint": "gmail", "count": 1, "delay_ms": 1})).await;
-        app.emu_post("/emulator/faults", json!({"endpoint": "gmail", "count": 1, "status": 500})).await;
+        // (404: a message deleted since the list; a 5xx would be retried and succeed.)
+        app.emu_post("/emulator/faults", json!({"endpoint": "gmail", "count": 1, "status": 404})).await;
         let page = app.get("/gmail").await.text().await.unwrap();
         assert_eq!(page.matches("data-testid=\"message-unavailable\"").count(), 1, "{page}");
         assert_eq!(subjects(&page).len(), 24);
-        // Rate limited or down: a friendly try-again page.
-        app.emu_post("/emulator/faults", json!({"endpoint": "gmail", "count": 1, "status": 429})).await;
+        // Rate limited or down: tried three times (with backoff), then a friendly try-again page.
+        let lists = app.emu_count("GET /gmail/v1/users/me/messages").await;
+        app.emu_post("/emulator/faults", json!({"endpoint": "gmail", "count": 3, "status": 429})).await;
         let page = app.get("/gmail").await;
-        assert_eq!(page.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(page.text().await.unwrap().contains("try again"));
+        assert_eq!(app.emu_count("GET /gmail/v1/users/me/messages").await, lists + 3);
         // The user removed the app at Google: the refresh fails, the page asks for consent.
         app.emu_post("/emulator/accounts/alice@example.test/revoke", json!({})).await;
         let page = app.get("/gmail").await;

@@ -13,5 +13,6 @@ mod hardening;
 mod helpers;
 mod offline;
 mod pageview;
+mod ratelimit;
 mod scaleout;
 mod signin;

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{on_both_backends, TestApp};
+use crate::helpers::{location, on_both_backends, TestApp};
 use crate::signin::ESCAPED_FILE;
 
 const ALICE: &str = "alice@example.test";
@@ -191,18 +191,22 @@ async fn an_unreachable_database_is_a_503_page_and_recovery_needs_no_restart() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 
-    // A visitor without a session starting to sign in: the handler runs, then saving the
-    // pending sign-in fails; still the 503 page, not a bare 500.
+    // A visitor starting to sign in needs no database (the pending sign-in is a sealed
+    // cookie); completing it does, and gets the 503 page, not a bare 500.
     let (fresh, _) = app.browser();
     let start = fresh
         .get(format!("{}/oauth2callback", app.addr))
         .send()
         .await
         .unwrap();
-    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(start.headers().contains_key("retry-after"));
-    assert_eq!(start.headers()["x-frame-options"], "DENY");
-    assert!(start
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let auth = url::Url::parse(location(&start)).unwrap();
+    let back = app.consent_with(&fresh, &auth, ALICE, "allow").await;
+    let done = fresh.get(back.as_str()).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(done.headers().contains_key("retry-after"));
+    assert_eq!(done.headers()["x-frame-options"], "DENY");
+    assert!(done
         .text()
         .await
         .unwrap()

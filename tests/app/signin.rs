@@ -16,11 +16,14 @@ on_both_backends! {
         let cookie = resp
             .headers()
             .get("set-cookie")
-            .expect("a session cookie")
+            .expect("the pending sign-in cookie")
             .to_str()
             .unwrap()
             .to_string();
-        assert!(cookie.starts_with("oa_session="), "{cookie}");
+        assert!(cookie.starts_with("oa_pending="), "{cookie}");
+        for secret in ["state", "nonce", "verifier"] {
+            assert!(!cookie.contains(secret), "sealed, not readable: {cookie}");
+        }
         assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
         assert!(

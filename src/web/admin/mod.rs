@@ -14,16 +14,17 @@ use crate::store::users::User;
 
 /// Registers the admin routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(index))
-        .route("/admin/users", web::get().to(users::list))
-        .route("/admin/users/{id}", web::get().to(user::show))
-        .route(
-            "/admin/users/{id}/revoke",
-            web::get().to(user::confirm_revoke),
+    use super::{at, get, GET, GET_POST, POST};
+    cfg.service(at("/admin", GET).route(get().to(index)))
+        .service(at("/admin/users", GET).route(get().to(users::list)))
+        .service(at("/admin/users/{id}", GET).route(get().to(user::show)))
+        .service(
+            at("/admin/users/{id}/revoke", GET_POST)
+                .route(get().to(user::confirm_revoke))
+                .route(web::post().to(user::revoke)),
         )
-        .route("/admin/users/{id}/revoke", web::post().to(user::revoke))
-        .route("/admin/users/{id}/unblock", web::post().to(user::unblock))
-        .route("/admin/audit", web::get().to(audit::list));
+        .service(at("/admin/users/{id}/unblock", POST).route(web::post().to(user::unblock)))
+        .service(at("/admin/audit", GET).route(get().to(audit::list)));
 }
 
 async fn index(_: AdminUser) -> HttpResponse {

@@ -14,6 +14,7 @@ use crate::web::csrf;
 use crate::web::errors::AppError;
 use crate::web::extract::AdminUser;
 use crate::web::page::{render, see_other, SignedIn};
+use crate::web::ratelimit::{AdminPost, Allowance};
 use crate::web::revocation::{self, Request};
 use crate::web::State;
 
@@ -137,6 +138,7 @@ pub struct RevokeForm {
 }
 
 pub async fn revoke(
+    _: Allowance<AdminPost>,
     state: State,
     session: Session,
     admin: AdminUser,
@@ -169,6 +171,7 @@ pub async fn revoke(
 }
 
 pub async fn unblock(
+    _: Allowance<AdminPost>,
     state: State,
     session: Session,
     admin: AdminUser,

@@ -3,6 +3,8 @@
 #[path = "support/chromium.rs"]
 mod chromium;
 mod emulator_support;
+#[path = "emulator/safety.rs"]
+mod safety;
 
 use emulator_support::*;
 use offline_access::emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
@@ -1775,6 +1777,7 @@ async fn controls_are_off_unless_loopback_or_flag() {
     assert!(emu.controls);
     let res = http
         .post(format!("http://127.0.0.1:{port}/emulator/reset"))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();
@@ -1821,6 +1824,7 @@ async fn client_secret_file_and_seed_file() {
         issuer: None,
         write_client_secret: Some(out.clone()),
         allow_controls: false,
+        allowed_hosts: vec![],
         signing_key: None,
     })
     .await

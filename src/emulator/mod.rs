@@ -24,6 +24,7 @@ mod errors;
 mod faults;
 mod fields;
 mod gmail;
+mod guard;
 mod keys;
 mod model;
 mod requests;
@@ -34,6 +35,7 @@ mod token;
 mod userinfo;
 mod x509;
 
+use guard::ControlPolicy;
 use state::{Shared, Store};
 
 /// `offline-access emulator …` arguments.
@@ -54,6 +56,10 @@ pub struct EmulatorArgs {
     /// Serve the `/emulator/*` test controls even when not bound on loopback.
     #[arg(long)]
     pub allow_controls: bool,
+    /// Another Host name (NAME for any port, or NAME:PORT) the `/emulator/*` controls answer
+    /// to, besides loopback with the bound port and the issuer's host. Repeatable.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
     /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
     #[arg(long, env = "EMULATOR_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
@@ -70,6 +76,9 @@ pub struct Options {
     pub seed: Option<PathBuf>,
     /// Serve the `/emulator/*` test controls even when not bound on loopback.
     pub allow_controls: bool,
+    /// Extra `Host` names the controls answer to (`NAME` for any port, `NAME:PORT` for one),
+    /// besides loopback with the bound port and the issuer's host.
+    pub allowed_hosts: Vec<String>,
     /// Lifetime of authorization codes; `None` = Google's 10 minutes.
     pub code_ttl: Option<Duration>,
     /// Lifetime of access tokens; `None` = Google's 3599 seconds.
@@ -159,6 +168,7 @@ pub fn start(
         Some(p) => keys::Keys::from_file(p)?,
         None => keys::Keys::generated(),
     };
+    let policy = web::Data::new(ControlPolicy::new(addr, &url, &options.allowed_hosts));
     let shared = Arc::new(Shared {
         issuer: url.clone(),
         keys,
@@ -176,6 +186,7 @@ pub fn start(
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(data.clone())
+            .app_data(policy.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(requests::log_requests))
             .wrap(middleware::from_fn(cors::cors))
@@ -282,6 +293,7 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
         issuer: args.issuer.clone(),
         seed: args.seed.clone(),
         allow_controls: args.allow_controls,
+        allowed_hosts: args.allowed_hosts.clone(),
         signing_key: args.signing_key.clone(),
         ..Options::default()
     };
@@ -299,6 +311,12 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
             "off (not bound on loopback)".to_string()
         }
     );
+    if emulator.controls && !args.allowed_hosts.is_empty() {
+        println!(
+            "  controls also answer Host: {}",
+            args.allowed_hosts.join(", ")
+        );
+    }
     println!("Accounts:");
     for a in emulator.shared.store().accounts.iter() {
         println!(

@@ -240,6 +240,7 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Back to the start: the seed, the pinned clients, no faults.
     pub fn reset(&self) {
         let mut fresh = Store::from_seed(&self.seed);
         for c in self
@@ -251,6 +252,7 @@ impl Shared {
             fresh.clients.insert(c.client_id.clone(), c.clone());
         }
         *self.store() = fresh;
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = Faults::default();
     }
 }
 

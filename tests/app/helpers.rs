@@ -330,10 +330,21 @@ impl TestApp {
         self.get_url(back.as_str()).await
     }
 
-    /// A JSON control call on the emulator.
+    /// A JSON control call on the emulator (controls take JSON only).
     pub async fn emu_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.emu_control(reqwest::Method::POST, path, body).await
+    }
+
+    /// A control call with any method; `body` is sent as JSON (`{}` when there is nothing to
+    /// say), as the controls require of every call that changes something.
+    pub async fn emu_control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
         let resp = reqwest::Client::new()
-            .post(format!("{}{path}", self.emu))
+            .request(method, format!("{}{path}", self.emu))
             .json(&body)
             .send()
             .await

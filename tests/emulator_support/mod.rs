@@ -224,9 +224,12 @@ impl Emu {
     ) -> (u16, Value) {
         let mut req = self
             .http
-            .request(method, format!("{}/emulator{path}", self.url));
-        if let Some(b) = body {
-            req = req.json(&b);
+            .request(method.clone(), format!("{}/emulator{path}", self.url));
+        // Every control that changes something takes JSON, even without anything to say.
+        match body {
+            Some(b) => req = req.json(&b),
+            None if method != reqwest::Method::GET => req = req.json(&serde_json::json!({})),
+            None => {}
         }
         let res = req.send().await.expect("control");
         let status = res.status().as_u16();

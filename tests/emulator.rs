@@ -235,6 +235,10 @@ async fn consent_page_has_stable_ids_and_escapes() {
     );
     assert!(body.contains("method=\"post\" action=\"/o/oauth2/v2/auth\""));
     assert!(
+        csrf_token(&body).is_some_and(|t| t.len() >= 40),
+        "a CSRF token"
+    );
+    assert!(
         body.contains("value=\"&#60;b&#62;&#38;&#34;x\"")
             || body.contains("value=\"&lt;b&gt;&amp;&quot;x\""),
         "{body}"

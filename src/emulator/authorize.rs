@@ -12,8 +12,9 @@ use chrono::Utc;
 use super::authreq::{validate, AuthRequest};
 use super::errors::error_page;
 use super::faults::LogInfo;
+use super::formtoken;
 use super::model::{is_basic, normalize_scope, scope_string};
-use super::state::take_fault;
+use super::state::{random_token, take_fault};
 use super::state::{CodeEntry, Shared, Store};
 
 pub const ACCOUNTS_COOKIE: &str = "GEMU_ACCOUNTS";
@@ -35,6 +36,8 @@ struct ScopeRow {
 #[template(path = "emulator/consent.html")]
 struct ConsentPage {
     action: String,
+    csrf_field: &'static str,
+    csrf_token: String,
     client_id: String,
     hidden: Vec<(String, String)>,
     accounts: Vec<AccountRow>,
@@ -180,12 +183,14 @@ fn issue(
     (redirect_with(req, &pairs), email.to_string())
 }
 
+/// The account chooser and consent form, with a fresh CSRF token for this request.
 fn consent_page(
-    store: &Store,
+    store: &mut Store,
     req: &AuthRequest,
     path: &str,
     selected: Option<&str>,
 ) -> HttpResponse {
+    let csrf_token = store.form_tokens.issue(&req.hidden, random_token(43));
     let accounts = store
         .accounts
         .iter()
@@ -198,6 +203,8 @@ fn consent_page(
         .collect();
     let page = ConsentPage {
         action: path.to_string(),
+        csrf_field: formtoken::FIELD,
+        csrf_token,
         client_id: req.client.client_id.clone(),
         hidden: req.hidden.clone(),
         accounts,
@@ -271,7 +278,7 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
             return issue(&shared, &mut store, &auth, email, granted, false).0;
         }
     }
-    consent_page(&store, &auth, req.path(), known.as_deref())
+    consent_page(&mut store, &auth, req.path(), known.as_deref())
 }
 
 pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -280,9 +287,9 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
     }
     let all: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     note_client(&req, &all);
-    let (extra, params): (Vec<_>, Vec<_>) = all
-        .into_iter()
-        .partition(|(k, _)| k == "account" || k == "action" || k == "granted_scope");
+    let (extra, params): (Vec<_>, Vec<_>) = all.into_iter().partition(|(k, _)| {
+        k == "account" || k == "action" || k == "granted_scope" || k == formtoken::FIELD
+    });
     let mut store = shared.store();
     let auth = match validate(&store, &params) {
         Ok(a) => a,
@@ -294,6 +301,19 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    // Checked after the request itself (so a bad client or redirect URI gets its own page)
+    // and before anything is granted or denied.
+    if !store
+        .form_tokens
+        .take(field(formtoken::FIELD).unwrap_or_default(), &auth.hidden)
+    {
+        return error_page(
+            400,
+            "invalid_request",
+            "This sign-in page has expired or was not sent by this server: \
+             missing or invalid parameter csrf_token. Go back to the app and sign in again.",
+        );
+    }
     match field("action") {
         Some("cancel") => return error_redirect(&auth, "access_denied"),
         Some("allow") => {}

@@ -23,6 +23,7 @@ mod drive;
 mod errors;
 mod faults;
 mod fields;
+mod formtoken;
 mod gmail;
 mod guard;
 mod keys;

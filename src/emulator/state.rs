@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 
 use super::faults::{fault_response, Faults, RequestLog};
+use super::formtoken::FormTokens;
 use super::keys::{sign_id_token, IdTokenInput, Keys};
 use super::model::{Account, ClientRegistration};
 use super::seed::Seed;
@@ -69,6 +70,8 @@ pub struct Store {
     pub codes: HashMap<String, CodeEntry>,
     pub access: HashMap<String, AccessEntry>,
     pub refresh: HashMap<String, RefreshEntry>,
+    /// CSRF tokens of the consent pages rendered and not yet submitted.
+    pub form_tokens: FormTokens,
     next_family: u64,
 }
 

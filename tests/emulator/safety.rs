@@ -1,11 +1,11 @@
 //! The emulator on a developer's machine: its controls answer only itself (Host, Origin, JSON
-//! bodies, no CORS preflight).
+//! bodies, no CORS preflight), and its consent form only the page it rendered (CSRF token).
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, HOST, ORIGIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::ALICE;
+use super::{scope_with, ALICE};
 use crate::emulator_support::*;
 use offline_access::emulator::Options;
 
@@ -227,4 +227,74 @@ async fn control_writes_need_a_json_content_type() {
     assert_eq!(status, 204);
     let (status, _, _) = raw_control(&emu, Method::GET, "/accounts", &[], None).await;
     assert_eq!(status, 200, "reads need no content type");
+}
+
+// ---------------------------------------------------------------- the consent form's CSRF token
+
+/// Whether ALICE has a remembered consent for the test client (prompt=none succeeds).
+async fn alice_consented(emu: &Emu) -> bool {
+    let p = emu.auth_params(BASIC, &[("prompt", "none"), ("login_hint", ALICE)]);
+    let res = emu.get_auth(&emu.http, &p).await;
+    query(&location(&res)).contains_key("code")
+}
+
+#[tokio::test]
+async fn consent_form_needs_the_token_of_its_page() {
+    let emu = start().await;
+    let params = emu.auth_params(BASIC, &[]);
+    // Missing, or not issued by this emulator: an error page, nothing granted or denied.
+    for (what, token) in [
+        ("missing", None),
+        ("made up", Some("x".repeat(43))),
+        ("empty", Some(String::new())),
+    ] {
+        for action in ["allow", "cancel"] {
+            let res = emu
+                .post_consent_with_token(&emu.http, &params, token.as_deref(), ALICE, action, &[])
+                .await;
+            assert_eq!(res.status(), 400, "{what} {action}");
+            assert!(res.headers().get("location").is_none());
+            let page = res.text().await.unwrap();
+            assert!(page.contains("Error 400: invalid_request"), "{page}");
+            assert!(page.contains("csrf_token"), "{page}");
+        }
+    }
+    assert!(!alice_consented(&emu).await, "nothing was granted");
+
+    // A token works once, for the request its page showed.
+    let other = emu.auth_params(BASIC, &[("state", "another-request")]);
+    let token = emu.consent_token(&emu.http, &other).await.unwrap();
+    let res = emu
+        .post_consent_with_token(&emu.http, &params, Some(&token), ALICE, "allow", &[])
+        .await;
+    assert_eq!(res.status(), 400, "a token of another request");
+    let token = emu.consent_token(&emu.http, &params).await.unwrap();
+    let res = emu
+        .post_consent_with_token(&emu.http, &params, Some(&token), ALICE, "allow", &[])
+        .await;
+    assert_eq!(res.status(), 302);
+    assert!(query(&location(&res)).contains_key("code"));
+    let res = emu
+        .post_consent_with_token(&emu.http, &params, Some(&token), ALICE, "allow", &[])
+        .await;
+    assert_eq!(res.status(), 400, "a token is single use");
+    // Each rendering has its own token.
+    let a = emu.consent_token(&emu.http, &params).await.unwrap();
+    let b = emu.consent_token(&emu.http, &params).await.unwrap();
+    assert_ne!(a, b);
+    // A reset forgets pending pages too.
+    emu.post_control("/reset", json!({})).await;
+    let res = emu
+        .post_consent_with_token(&emu.http, &params, Some(&a), ALICE, "allow", &[])
+        .await;
+    assert_eq!(res.status(), 400);
+    // The request is still checked first: a bad redirect URI gets its own page.
+    let bad = emu.auth_params(
+        &scope_with(DRIVE_META),
+        &[("redirect_uri", "http://evil.example/cb")],
+    );
+    let res = emu
+        .post_consent_with_token(&emu.http, &bad, None, ALICE, "allow", &[])
+        .await;
+    assert!(res.text().await.unwrap().contains("redirect_uri_mismatch"));
 }

@@ -265,12 +265,13 @@ pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse>
         .faults
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(endpoint);
-    let (status, delay) = fault?;
-    if let Some(ms) = delay {
+        .take(endpoint)?;
+    if let Some(ms) = fault.delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    status.map(|s| fault_response(endpoint, s))
+    fault
+        .status
+        .map(|s| fault_response(endpoint, s, fault.reason))
 }
 
 /// Mints an ID token signed by this emulator, applying the next pending ID-token fault if any.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{bad, parse};
 use crate::emulator::errors::json_response;
-use crate::emulator::faults::{EndpointFault, IdTokenFault, ENDPOINTS};
+use crate::emulator::faults::{ApiReason, EndpointFault, IdTokenFault, API_ENDPOINTS, ENDPOINTS};
 use crate::emulator::state::Shared;
 
 #[derive(Deserialize)]
@@ -16,6 +16,8 @@ struct FaultBody {
     #[serde(default = "one")]
     count: u32,
     status: Option<u16>,
+    /// A specific Drive/Gmail error (`accessNotConfigured`); implies its status.
+    reason: Option<ApiReason>,
     delay_ms: Option<u64>,
 }
 
@@ -35,16 +37,27 @@ pub async fn add_fault(shared: web::Data<Shared>, body: web::Bytes) -> HttpRespo
                 if !ENDPOINTS.contains(&endpoint.as_str()) {
                     return bad(&format!("endpoint must be one of {}", ENDPOINTS.join(", ")));
                 }
-                if input.status.is_none() && input.delay_ms.is_none() {
+                let status = match input.reason {
+                    None => input.status,
+                    Some(_) if !API_ENDPOINTS.contains(&endpoint.as_str()) => {
+                        return bad("reason is for the drive and gmail endpoints")
+                    }
+                    Some(r) if input.status.is_some_and(|s| s != r.status()) => {
+                        return bad(&format!("this reason comes with status {}", r.status()))
+                    }
+                    Some(r) => Some(r.status()),
+                };
+                if status.is_none() && input.delay_ms.is_none() {
                     return bad("give status and/or delay_ms");
                 }
-                if input.status.is_some_and(|s| !(100..=599).contains(&s)) {
+                if status.is_some_and(|s| !(100..=599).contains(&s)) {
                     return bad("status must be 100..=599");
                 }
                 faults.endpoints.push(EndpointFault {
                     endpoint,
                     remaining: input.count,
-                    status: input.status,
+                    status,
+                    reason: input.reason,
                     delay_ms: input.delay_ms,
                 });
             }

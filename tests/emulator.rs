@@ -3,11 +3,15 @@
 #[path = "support/chromium.rs"]
 mod chromium;
 mod emulator_support;
+#[path = "emulator/profile.rs"]
+mod profile;
 #[path = "emulator/safety.rs"]
 mod safety;
 
 use emulator_support::*;
-use offline_access::emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
+use offline_access::emulator::{
+    client_secret_json, ClientKind, ClientRegistration, Options, Profile,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -2005,6 +2009,7 @@ async fn client_secret_file_and_seed_file() {
         write_client_secret: Some(out.clone()),
         allow_controls: false,
         allowed_hosts: vec![],
+        profile: Profile::Google,
         signing_key: None,
     })
     .await

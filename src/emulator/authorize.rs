@@ -13,7 +13,7 @@ use super::authreq::{validate, AuthRequest};
 use super::errors::error_page;
 use super::faults::LogInfo;
 use super::formtoken;
-use super::model::{is_basic, normalize_scope, scope_string};
+use super::model::{is_basic, normalize_scope, scope_string, OFFLINE_ACCESS};
 use super::state::{random_token, take_fault};
 use super::state::{CodeEntry, Shared, Store};
 
@@ -48,6 +48,7 @@ struct ConsentPage {
 fn describe(scope: &str) -> String {
     let last = scope.rsplit('/').next().unwrap_or(scope);
     match (scope, last) {
+        (OFFLINE_ACCESS, _) => "Keep access to what you allow here, also while you are not using the app".into(),
         ("https://mail.google.com/", _) => "Read, compose, send and permanently delete all your email from Gmail".into(),
         (_, "drive") => "See, edit, create and delete all of your Google Drive files".into(),
         (_, "drive.readonly") => "See and download all your Google Drive files".into(),
@@ -93,12 +94,18 @@ fn accounts_cookie(mut list: Vec<String>, email: &str) -> Cookie<'static> {
         .finish()
 }
 
-fn redirect_with(req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
+/// The redirect back to the client with `pairs` in the query; `oidc-strict` adds RFC 9207's
+/// `iss`, so a client talking to several providers can tell which one answered.
+fn redirect_with(shared: &Shared, req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
+    let mut pairs = pairs.to_vec();
+    if shared.profile().is_strict() {
+        pairs.push(("iss", shared.issuer.as_str()));
+    }
     let location = match url::Url::parse(&req.redirect_uri) {
         Ok(mut url) => {
             {
                 let mut q = url.query_pairs_mut();
-                for (k, v) in pairs {
+                for (k, v) in &pairs {
                     q.append_pair(k, v);
                 }
             }
@@ -122,12 +129,12 @@ fn redirect_with(req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
         .finish()
 }
 
-fn error_redirect(req: &AuthRequest, error: &str) -> HttpResponse {
+fn error_redirect(shared: &Shared, req: &AuthRequest, error: &str) -> HttpResponse {
     let mut pairs = vec![("error", error)];
     if let Some(s) = &req.state {
         pairs.push(("state", s));
     }
-    redirect_with(req, &pairs)
+    redirect_with(shared, req, &pairs)
 }
 
 /// Whether the account's consent for this client already covers the request.
@@ -149,12 +156,21 @@ fn issue(
 ) -> (HttpResponse, String) {
     let key = (email.to_string(), req.client.client_id.clone());
     let previous = store.consents.get(&key).cloned().unwrap_or_default();
-    let first_offline = !previous.offline;
-    let issue_refresh = req.offline && (first_offline || req.prompts.contains("consent"));
     let mut scopes = granted.clone();
     if req.include_granted {
         scopes.extend(previous.scopes.iter().cloned());
     }
+    let issue_refresh = if shared.profile().is_strict() {
+        // OpenID Connect Core §11: offline_access granted now (which needs prompt=consent, see
+        // authreq) is what asks for a refresh token; an earlier grant of it does not.
+        if !granted.contains(OFFLINE_ACCESS) {
+            scopes.remove(OFFLINE_ACCESS);
+        }
+        granted.contains(OFFLINE_ACCESS)
+    } else {
+        // Google: access_type=offline on the first offline consent, or with prompt=consent.
+        req.offline && (!previous.offline || req.prompts.contains("consent"))
+    };
     let consent = store.consents.entry(key).or_default();
     consent.scopes.extend(granted);
     let code = store.new_code(CodeEntry {
@@ -170,6 +186,7 @@ fn issue(
         azp: None,
         used: false,
         family: None,
+        auth_time: Utc::now(),
     });
     let scope = scope_string(&scopes);
     let mut pairs = vec![];
@@ -180,7 +197,7 @@ fn issue(
     pairs.push(("scope", scope.as_str()));
     pairs.push(("authuser", "0"));
     pairs.push(("prompt", if shown { "consent" } else { "none" }));
-    (redirect_with(req, &pairs), email.to_string())
+    (redirect_with(shared, req, &pairs), email.to_string())
 }
 
 /// The account chooser and consent form, with a fresh CSRF token for this request.
@@ -248,7 +265,7 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         .collect();
     note_client(&req, &params);
     let mut store = shared.store();
-    let auth = match validate(&store, &params) {
+    let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -263,12 +280,12 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     };
     if auth.prompts.contains("none") {
         return match known {
-            None => error_redirect(&auth, "login_required"),
+            None => error_redirect(&shared, &auth, "login_required"),
             Some(email) if covered(&store, &email, &auth) => {
                 let granted = auth.requested();
                 issue(&shared, &mut store, &auth, &email, granted, false).0
             }
-            Some(_) => error_redirect(&auth, "consent_required"),
+            Some(_) => error_redirect(&shared, &auth, "consent_required"),
         };
     }
     let silent = !auth.prompts.contains("consent") && !auth.prompts.contains("select_account");
@@ -291,7 +308,7 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         k == "account" || k == "action" || k == "granted_scope" || k == formtoken::FIELD
     });
     let mut store = shared.store();
-    let auth = match validate(&store, &params) {
+    let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -315,7 +332,7 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         );
     }
     match field("action") {
-        Some("cancel") => return error_redirect(&auth, "access_denied"),
+        Some("cancel") => return error_redirect(&shared, &auth, "access_denied"),
         Some("allow") => {}
         _ => {
             return error_page(
@@ -347,7 +364,7 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         .cloned()
         .collect();
     if granted.is_empty() {
-        return error_redirect(&auth, "access_denied");
+        return error_redirect(&shared, &auth, "access_denied");
     }
     let (mut res, email) = issue(&shared, &mut store, &auth, &email, granted, true);
     drop(store);

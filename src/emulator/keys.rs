@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::faults::IdTokenFault;
-use super::model::{Account, EMAIL, PROFILE};
+use super::model::{Account, Profile, EMAIL, OFFLINE_ACCESS, PROFILE};
 
 pub struct Keys {
     signer: SigningKey<Sha256>,
@@ -108,6 +108,8 @@ pub struct IdTokenInput<'a> {
     pub scopes: &'a BTreeSet<String>,
     pub nonce: Option<&'a str>,
     pub access_token: Option<&'a str>,
+    /// When the user authenticated (seconds since the epoch); `oidc-strict` tokens carry it.
+    pub auth_time: Option<i64>,
 }
 
 pub fn at_hash(access_token: &str) -> String {
@@ -115,23 +117,31 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d[..16])
 }
 
-/// Signs an ID token for `issuer`, spoiled as `fault` says (for the fault-injection tests).
+/// Signs an ID token for `issuer` as `profile` issues them, spoiled as `fault` says (for the
+/// fault-injection tests).
 pub fn sign_id_token(
     keys: &Keys,
     issuer: &str,
+    profile: Profile,
     fault: Option<IdTokenFault>,
     input: IdTokenInput<'_>,
 ) -> String {
     let now = chrono::Utc::now().timestamp();
-    let mut claims = id_token_claims(issuer, &input, now);
+    let mut claims = id_token_claims(issuer, profile, &input, now);
     if let Some(fault) = fault {
         fault.spoil_claims(&mut claims, now);
     }
     encode_id_token(keys, fault, &Value::Object(claims))
 }
 
-/// The claims: Google puts the email and profile claims of the granted scopes in the token.
-fn id_token_claims(issuer: &str, input: &IdTokenInput<'_>, now: i64) -> Map<String, Value> {
+/// The claims: Google puts the email and profile claims of the granted scopes in the token;
+/// a strict OpenID provider keeps them for userinfo and states `auth_time` instead.
+fn id_token_claims(
+    issuer: &str,
+    profile: Profile,
+    input: &IdTokenInput<'_>,
+    now: i64,
+) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer));
     claims.insert("azp".into(), json!(input.azp));
@@ -145,15 +155,24 @@ fn id_token_claims(issuer: &str, input: &IdTokenInput<'_>, now: i64) -> Map<Stri
     if let Some(nonce) = input.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
-    if input.scopes.contains(EMAIL) {
-        claims.insert("email".into(), json!(input.account.email));
-        claims.insert("email_verified".into(), json!(true));
-    }
-    if input.scopes.contains(PROFILE) {
-        claims.insert("name".into(), json!(input.account.name));
-        claims.insert("picture".into(), json!(input.account.picture));
-        claims.insert("given_name".into(), json!(input.account.given_name));
-        claims.insert("family_name".into(), json!(input.account.family_name));
+    match profile {
+        Profile::Google => {
+            if input.scopes.contains(EMAIL) {
+                claims.insert("email".into(), json!(input.account.email));
+                claims.insert("email_verified".into(), json!(true));
+            }
+            if input.scopes.contains(PROFILE) {
+                claims.insert("name".into(), json!(input.account.name));
+                claims.insert("picture".into(), json!(input.account.picture));
+                claims.insert("given_name".into(), json!(input.account.given_name));
+                claims.insert("family_name".into(), json!(input.account.family_name));
+            }
+        }
+        Profile::OidcStrict => {
+            if let Some(t) = input.auth_time {
+                claims.insert("auth_time".into(), json!(t));
+            }
+        }
     }
     claims
 }
@@ -207,8 +226,11 @@ fn signing_input(header: &Value, claims: &Value) -> String {
     )
 }
 
-pub fn discovery_document(issuer: &str) -> Value {
-    json!({
+/// The discovery document. `oidc-strict` adds what a standards-compliant provider announces
+/// beyond Google: the `offline_access` scope, RFC 9207 `iss` in the authorization response and
+/// the claims its ID tokens carry.
+pub fn discovery_document(issuer: &str, profile: Profile) -> Value {
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/o/oauth2/v2/auth"),
         "token_endpoint": format!("{issuer}/token"),
@@ -223,5 +245,25 @@ pub fn discovery_document(issuer: &str) -> Value {
         "claims_supported": ["aud", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "name", "picture", "sub"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "grant_types_supported": ["authorization_code", "refresh_token"]
-    })
+    });
+    if profile.is_strict() {
+        doc["scopes_supported"] = json!(["openid", "email", "profile", OFFLINE_ACCESS]);
+        doc["claims_supported"] = json!([
+            "at_hash",
+            "aud",
+            "auth_time",
+            "azp",
+            "email",
+            "email_verified",
+            "exp",
+            "iat",
+            "iss",
+            "name",
+            "nonce",
+            "picture",
+            "sub"
+        ]);
+        doc["authorization_response_iss_parameter_supported"] = json!(true);
+    }
+    doc
 }

@@ -61,12 +61,16 @@ pub struct EmulatorArgs {
     /// to, besides loopback with the bound port and the issuer's host. Repeatable.
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
+    /// Behave as Google (default) or as a standards-compliant OpenID provider that is not
+    /// Google (oidc-strict).
+    #[arg(long, value_enum, default_value_t = Profile::Google)]
+    pub profile: Profile,
     /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
     #[arg(long, env = "EMULATOR_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
 }
 
-pub use model::{ClientKind, ClientRegistration};
+pub use model::{ClientKind, ClientRegistration, Profile};
 
 /// Options for an emulator started in-process.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +84,8 @@ pub struct Options {
     /// Extra `Host` names the controls answer to (`NAME` for any port, `NAME:PORT` for one),
     /// besides loopback with the bound port and the issuer's host.
     pub allowed_hosts: Vec<String>,
+    /// Google (the default) or a strict OpenID provider; `PUT /emulator/profile` changes it.
+    pub profile: Profile,
     /// Lifetime of authorization codes; `None` = Google's 10 minutes.
     pub code_ttl: Option<Duration>,
     /// Lifetime of access tokens; `None` = Google's 3599 seconds.
@@ -172,6 +178,8 @@ pub fn start(
     let policy = web::Data::new(ControlPolicy::new(addr, &url, &options.allowed_hosts));
     let shared = Arc::new(Shared {
         issuer: url.clone(),
+        start_profile: options.profile,
+        profile: Mutex::new(options.profile),
         keys,
         code_ttl: options.code_ttl.unwrap_or(Duration::from_secs(600)),
         access_ttl: options
@@ -295,11 +303,15 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
         seed: args.seed.clone(),
         allow_controls: args.allow_controls,
         allowed_hosts: args.allowed_hosts.clone(),
+        profile: args.profile,
         signing_key: args.signing_key.clone(),
         ..Options::default()
     };
     let (emulator, server) = start(listener, options)?;
     println!("Google emulator listening on {}", emulator.url);
+    if args.profile.is_strict() {
+        println!("  profile:   oidc-strict (a standards-compliant OpenID provider, not Google)");
+    }
     println!(
         "  discovery: {}/.well-known/openid-configuration",
         emulator.url

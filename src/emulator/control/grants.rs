@@ -112,6 +112,7 @@ pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> Http
         azp: Some(input.client_id.clone()),
         used: false,
         family: None,
+        auth_time: Utc::now(),
     });
     drop(store);
     let token = id_token(
@@ -123,6 +124,7 @@ pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> Http
             scopes: &scopes,
             nonce: input.nonce.as_deref(),
             access_token: None,
+            auth_time: Some(Utc::now().timestamp()),
         },
     );
     json_response(

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::errors::json_response;
 use super::guard::guard_controls;
+use super::model::Profile;
 use super::state::Shared;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -20,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/emulator")
             .wrap(middleware::from_fn(guard_controls))
             .route("/reset", web::post().to(reset))
+            .route("/profile", web::get().to(get_profile))
+            .route("/profile", web::put().to(put_profile))
             .route("/accounts", web::post().to(data::add_account))
             .route("/accounts", web::get().to(data::list_accounts))
             .route("/clients", web::post().to(data::add_client))
@@ -70,4 +73,26 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, HttpResponse> {
 async fn reset(shared: web::Data<Shared>) -> HttpResponse {
     shared.reset();
     json_response(200, &json!({"reset": true}))
+}
+
+fn profile_response(profile: Profile) -> HttpResponse {
+    json_response(200, &json!({ "profile": profile }))
+}
+
+async fn get_profile(shared: web::Data<Shared>) -> HttpResponse {
+    profile_response(shared.profile())
+}
+
+#[derive(Deserialize)]
+struct ProfileBody {
+    profile: Profile,
+}
+
+async fn put_profile(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let input: ProfileBody = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    shared.set_profile(input.profile);
+    profile_response(input.profile)
 }

@@ -12,8 +12,9 @@ use chrono::Utc;
 use super::authreq::{validate, AuthRequest};
 use super::errors::error_page;
 use super::faults::LogInfo;
-use super::model::{is_basic, normalize_scope, scope_string};
-use super::state::take_fault;
+use super::formtoken;
+use super::model::{is_basic, normalize_scope, scope_string, OFFLINE_ACCESS};
+use super::state::{random_token, take_fault};
 use super::state::{CodeEntry, Shared, Store};
 
 pub const ACCOUNTS_COOKIE: &str = "GEMU_ACCOUNTS";
@@ -35,6 +36,8 @@ struct ScopeRow {
 #[template(path = "emulator/consent.html")]
 struct ConsentPage {
     action: String,
+    csrf_field: &'static str,
+    csrf_token: String,
     client_id: String,
     hidden: Vec<(String, String)>,
     accounts: Vec<AccountRow>,
@@ -45,6 +48,7 @@ struct ConsentPage {
 fn describe(scope: &str) -> String {
     let last = scope.rsplit('/').next().unwrap_or(scope);
     match (scope, last) {
+        (OFFLINE_ACCESS, _) => "Keep access to what you allow here, also while you are not using the app".into(),
         ("https://mail.google.com/", _) => "Read, compose, send and permanently delete all your email from Gmail".into(),
         (_, "drive") => "See, edit, create and delete all of your Google Drive files".into(),
         (_, "drive.readonly") => "See and download all your Google Drive files".into(),
@@ -90,12 +94,18 @@ fn accounts_cookie(mut list: Vec<String>, email: &str) -> Cookie<'static> {
         .finish()
 }
 
-fn redirect_with(req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
+/// The redirect back to the client with `pairs` in the query; `oidc-strict` adds RFC 9207's
+/// `iss`, so a client talking to several providers can tell which one answered.
+fn redirect_with(shared: &Shared, req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
+    let mut pairs = pairs.to_vec();
+    if shared.profile().is_strict() {
+        pairs.push(("iss", shared.issuer.as_str()));
+    }
     let location = match url::Url::parse(&req.redirect_uri) {
         Ok(mut url) => {
             {
                 let mut q = url.query_pairs_mut();
-                for (k, v) in pairs {
+                for (k, v) in &pairs {
                     q.append_pair(k, v);
                 }
             }
@@ -119,12 +129,12 @@ fn redirect_with(req: &AuthRequest, pairs: &[(&str, &str)]) -> HttpResponse {
         .finish()
 }
 
-fn error_redirect(req: &AuthRequest, error: &str) -> HttpResponse {
+fn error_redirect(shared: &Shared, req: &AuthRequest, error: &str) -> HttpResponse {
     let mut pairs = vec![("error", error)];
     if let Some(s) = &req.state {
         pairs.push(("state", s));
     }
-    redirect_with(req, &pairs)
+    redirect_with(shared, req, &pairs)
 }
 
 /// Whether the account's consent for this client already covers the request.
@@ -146,12 +156,21 @@ fn issue(
 ) -> (HttpResponse, String) {
     let key = (email.to_string(), req.client.client_id.clone());
     let previous = store.consents.get(&key).cloned().unwrap_or_default();
-    let first_offline = !previous.offline;
-    let issue_refresh = req.offline && (first_offline || req.prompts.contains("consent"));
     let mut scopes = granted.clone();
     if req.include_granted {
         scopes.extend(previous.scopes.iter().cloned());
     }
+    let issue_refresh = if shared.profile().is_strict() {
+        // OpenID Connect Core §11: offline_access granted now (which needs prompt=consent, see
+        // authreq) is what asks for a refresh token; an earlier grant of it does not.
+        if !granted.contains(OFFLINE_ACCESS) {
+            scopes.remove(OFFLINE_ACCESS);
+        }
+        granted.contains(OFFLINE_ACCESS)
+    } else {
+        // Google: access_type=offline on the first offline consent, or with prompt=consent.
+        req.offline && (!previous.offline || req.prompts.contains("consent"))
+    };
     let consent = store.consents.entry(key).or_default();
     consent.scopes.extend(granted);
     let code = store.new_code(CodeEntry {
@@ -167,6 +186,7 @@ fn issue(
         azp: None,
         used: false,
         family: None,
+        auth_time: Utc::now(),
     });
     let scope = scope_string(&scopes);
     let mut pairs = vec![];
@@ -177,15 +197,17 @@ fn issue(
     pairs.push(("scope", scope.as_str()));
     pairs.push(("authuser", "0"));
     pairs.push(("prompt", if shown { "consent" } else { "none" }));
-    (redirect_with(req, &pairs), email.to_string())
+    (redirect_with(shared, req, &pairs), email.to_string())
 }
 
+/// The account chooser and consent form, with a fresh CSRF token for this request.
 fn consent_page(
-    store: &Store,
+    store: &mut Store,
     req: &AuthRequest,
     path: &str,
     selected: Option<&str>,
 ) -> HttpResponse {
+    let csrf_token = store.form_tokens.issue(&req.hidden, random_token(43));
     let accounts = store
         .accounts
         .iter()
@@ -198,6 +220,8 @@ fn consent_page(
         .collect();
     let page = ConsentPage {
         action: path.to_string(),
+        csrf_field: formtoken::FIELD,
+        csrf_token,
         client_id: req.client.client_id.clone(),
         hidden: req.hidden.clone(),
         accounts,
@@ -241,7 +265,7 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         .collect();
     note_client(&req, &params);
     let mut store = shared.store();
-    let auth = match validate(&store, &params) {
+    let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -256,12 +280,12 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     };
     if auth.prompts.contains("none") {
         return match known {
-            None => error_redirect(&auth, "login_required"),
+            None => error_redirect(&shared, &auth, "login_required"),
             Some(email) if covered(&store, &email, &auth) => {
                 let granted = auth.requested();
                 issue(&shared, &mut store, &auth, &email, granted, false).0
             }
-            Some(_) => error_redirect(&auth, "consent_required"),
+            Some(_) => error_redirect(&shared, &auth, "consent_required"),
         };
     }
     let silent = !auth.prompts.contains("consent") && !auth.prompts.contains("select_account");
@@ -271,7 +295,7 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
             return issue(&shared, &mut store, &auth, email, granted, false).0;
         }
     }
-    consent_page(&store, &auth, req.path(), known.as_deref())
+    consent_page(&mut store, &auth, req.path(), known.as_deref())
 }
 
 pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -280,11 +304,11 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
     }
     let all: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     note_client(&req, &all);
-    let (extra, params): (Vec<_>, Vec<_>) = all
-        .into_iter()
-        .partition(|(k, _)| k == "account" || k == "action" || k == "granted_scope");
+    let (extra, params): (Vec<_>, Vec<_>) = all.into_iter().partition(|(k, _)| {
+        k == "account" || k == "action" || k == "granted_scope" || k == formtoken::FIELD
+    });
     let mut store = shared.store();
-    let auth = match validate(&store, &params) {
+    let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -294,8 +318,21 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    // Checked after the request itself (so a bad client or redirect URI gets its own page)
+    // and before anything is granted or denied.
+    if !store
+        .form_tokens
+        .take(field(formtoken::FIELD).unwrap_or_default(), &auth.hidden)
+    {
+        return error_page(
+            400,
+            "invalid_request",
+            "This sign-in page has expired or was not sent by this server: \
+             missing or invalid parameter csrf_token. Go back to the app and sign in again.",
+        );
+    }
     match field("action") {
-        Some("cancel") => return error_redirect(&auth, "access_denied"),
+        Some("cancel") => return error_redirect(&shared, &auth, "access_denied"),
         Some("allow") => {}
         _ => {
             return error_page(
@@ -327,7 +364,7 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         .cloned()
         .collect();
     if granted.is_empty() {
-        return error_redirect(&auth, "access_denied");
+        return error_redirect(&shared, &auth, "access_denied");
     }
     let (mut res, email) = issue(&shared, &mut store, &auth, &email, granted, true);
     drop(store);

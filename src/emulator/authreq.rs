@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use actix_web::HttpResponse;
 
 use super::errors::error_page;
-use super::model::ClientRegistration;
-use super::model::{is_basic, normalize_scope};
+use super::model::{is_basic, normalize_scope, OFFLINE_ACCESS};
+use super::model::{ClientRegistration, Profile};
 use super::state::Store;
 
 /// The parameters the consent form carries back as hidden fields, in this order.
@@ -56,15 +56,21 @@ fn invalid(detail: String) -> HttpResponse {
     error_page(400, "invalid_request", &detail)
 }
 
-/// Google accepts its own API scopes; anything else is `invalid_scope`.
-fn known_scope(s: &str) -> bool {
+/// Google accepts its own API scopes; anything else is `invalid_scope`. A strict OpenID
+/// provider also knows `offline_access`.
+fn known_scope(s: &str, profile: Profile) -> bool {
     is_basic(s)
         || s == "https://mail.google.com/"
         || (s.starts_with("https://www.googleapis.com/auth/") && s.len() > 32)
+        || (profile.is_strict() && s == OFFLINE_ACCESS)
 }
 
 /// Validates in Google's order: client, redirect URI (never redirect on a mismatch), then the rest.
-pub fn validate(store: &Store, params: &[(String, String)]) -> Result<AuthRequest, HttpResponse> {
+pub fn validate(
+    store: &Store,
+    params: &[(String, String)],
+    profile: Profile,
+) -> Result<AuthRequest, HttpResponse> {
     let mut seen = BTreeSet::new();
     for (k, _) in params {
         if AUTH_PARAMS.contains(&k.as_str()) && !seen.insert(k.as_str()) {
@@ -117,7 +123,7 @@ pub fn validate(store: &Store, params: &[(String, String)]) -> Result<AuthReques
     let mut scopes: Vec<String> = Vec::new();
     for s in raw_scope.split(' ').filter(|s| !s.is_empty()) {
         let s = normalize_scope(s);
-        if !known_scope(&s) {
+        if !known_scope(&s, profile) {
             return Err(error_page(
                 400,
                 "invalid_scope",
@@ -131,7 +137,9 @@ pub fn validate(store: &Store, params: &[(String, String)]) -> Result<AuthReques
     if scopes.is_empty() {
         return Err(invalid("Missing required parameter: scope".into()));
     }
+    // access_type is Google's; a strict OpenID provider ignores it (offline_access instead).
     let offline = match get("access_type").as_deref() {
+        _ if profile.is_strict() => false,
         None | Some("online") => false,
         Some("offline") => true,
         Some(other) => {
@@ -155,6 +163,10 @@ pub fn validate(store: &Store, params: &[(String, String)]) -> Result<AuthReques
         return Err(invalid(
             "Invalid parameter value for prompt: None cannot be specified with other values".into(),
         ));
+    }
+    if !prompts.contains("consent") {
+        // OpenID Connect Core §11: offline_access without prompt=consent is ignored.
+        scopes.retain(|s| s != OFFLINE_ACCESS);
     }
     let include_granted = match get("include_granted_scopes").as_deref() {
         None | Some("false") => false,

@@ -39,5 +39,8 @@ pub async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .content_type("application/json")
-        .body(serde_json::to_string_pretty(&discovery_document(&shared.issuer)).unwrap_or_default())
+        .body(
+            serde_json::to_string_pretty(&discovery_document(&shared.issuer, shared.profile()))
+                .unwrap_or_default(),
+        )
 }

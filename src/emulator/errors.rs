@@ -104,6 +104,59 @@ pub fn api_insufficient_scope(method: &str, scopes: &[&str]) -> HttpResponse {
     res
 }
 
+/// 403 `accessNotConfigured`: the API is disabled (or was never enabled) in the client's
+/// Google Cloud project, as Drive (`endpoint` "drive") or Gmail answers it.
+pub fn api_not_enabled(endpoint: &str) -> HttpResponse {
+    const PROJECT: &str = "000000000000";
+    let (service, title) = match endpoint {
+        "gmail" => ("gmail.googleapis.com", "Gmail API"),
+        _ => ("drive.googleapis.com", "Google Drive API"),
+    };
+    let activation = format!(
+        "https://console.developers.google.com/apis/api/{service}/overview?project={PROJECT}"
+    );
+    let message = format!(
+        "{title} has not been used in project {PROJECT} before or it is disabled. Enable it by \
+         visiting {activation} then retry. If you enabled this API recently, wait a few minutes \
+         for the action to propagate to our systems and retry."
+    );
+    let body = json!({"error": {
+        "code": 403,
+        "message": message,
+        "errors": [{
+            "message": message,
+            "domain": "usageLimits",
+            "reason": "accessNotConfigured",
+            "extendedHelp": "https://console.developers.google.com"
+        }],
+        "status": "PERMISSION_DENIED",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                    "service": service,
+                    "consumer": format!("projects/{PROJECT}"),
+                    "activationUrl": activation,
+                    "containerInfo": PROJECT,
+                    "serviceTitle": title
+                }
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": message
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Google developers console API activation", "url": activation}]
+            }
+        ]
+    }});
+    json_response(403, &body)
+}
+
 /// 400 "Invalid Value" for a bad query parameter.
 pub fn api_invalid_param(message: &str, param: &str) -> HttpResponse {
     api_error(

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use super::errors::{api_error, api_unauthenticated, error_page, oauth_error};
+use super::errors::{api_error, api_not_enabled, api_unauthenticated, error_page, oauth_error};
 
 pub const ENDPOINTS: &[&str] = &[
     "token",
@@ -20,6 +20,7 @@ pub const ENDPOINTS: &[&str] = &[
     "authorize",
 ];
 
+/// Ways to spoil the next ID token, each one a check a relying party must make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdTokenFault {
@@ -29,7 +30,85 @@ pub enum IdTokenFault {
     WrongAud,
     Expired,
     UnknownKid,
+    /// `alg: HS256`, the HMAC keyed with the public key's PEM: algorithm confusion, which a
+    /// verifier that lets the token pick the algorithm accepts.
+    Hs256PublicKey,
+    /// `iat` a day in the future (and `exp` an hour after it).
+    IatFuture,
+    /// A `nonce` other than the one the request sent.
+    NonceMismatch,
+    /// No `sub` at all.
+    MissingSub,
+    /// `aud` lists the client and another one, and `azp` names the other one.
+    AzpForeign,
 }
+
+/// The other client of the `azp_foreign` fault.
+pub const FOREIGN_CLIENT_ID: &str = "other-client.apps.googleusercontent.com";
+
+impl IdTokenFault {
+    /// Changes the claims as this fault says (faults about the signature change none).
+    pub fn spoil_claims(self, claims: &mut Map<String, Value>, now: i64) {
+        match self {
+            IdTokenFault::WrongIss => {
+                claims.insert("iss".into(), json!("https://evil.example.test"));
+            }
+            IdTokenFault::WrongAud => {
+                claims.insert(
+                    "aud".into(),
+                    json!("someone-else.apps.googleusercontent.com"),
+                );
+            }
+            IdTokenFault::Expired => {
+                claims.insert("iat".into(), json!(now - 7200));
+                claims.insert("exp".into(), json!(now - 3600));
+            }
+            IdTokenFault::IatFuture => {
+                claims.insert("iat".into(), json!(now + 86_400));
+                claims.insert("exp".into(), json!(now + 86_400 + 3600));
+            }
+            IdTokenFault::NonceMismatch => {
+                let wrong = match claims.get("nonce").and_then(Value::as_str) {
+                    Some(sent) => format!("{sent}-mismatch"),
+                    None => "emulator-mismatched-nonce".to_string(),
+                };
+                claims.insert("nonce".into(), json!(wrong));
+            }
+            IdTokenFault::MissingSub => {
+                claims.remove("sub");
+            }
+            IdTokenFault::AzpForeign => {
+                let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
+                claims.insert("aud".into(), json!([aud, FOREIGN_CLIENT_ID]));
+                claims.insert("azp".into(), json!(FOREIGN_CLIENT_ID));
+            }
+            IdTokenFault::BadSignature
+            | IdTokenFault::AlgNone
+            | IdTokenFault::UnknownKid
+            | IdTokenFault::Hs256PublicKey => {}
+        }
+    }
+}
+
+/// A Drive/Gmail error other than the one a fault's status stands for by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiReason {
+    /// 403: the API is not enabled in the client's Google Cloud project.
+    #[serde(rename = "accessNotConfigured")]
+    AccessNotConfigured,
+}
+
+impl ApiReason {
+    /// The status Google answers this reason with.
+    pub fn status(self) -> u16 {
+        match self {
+            ApiReason::AccessNotConfigured => 403,
+        }
+    }
+}
+
+/// The endpoints whose faults may name an [`ApiReason`].
+pub const API_ENDPOINTS: &[&str] = &["drive", "gmail"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointFault {
@@ -37,6 +116,8 @@ pub struct EndpointFault {
     pub remaining: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ApiReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
 }
@@ -48,15 +129,15 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Consumes one call of the first pending fault for `endpoint`.
-    pub fn take(&mut self, endpoint: &str) -> Option<(Option<u16>, Option<u64>)> {
+    /// Consumes one call of the first pending fault for `endpoint`; returns that fault.
+    pub fn take(&mut self, endpoint: &str) -> Option<EndpointFault> {
         let i = self
             .endpoints
             .iter()
             .position(|f| f.endpoint == endpoint && f.remaining > 0)?;
         let f = &mut self.endpoints[i];
         f.remaining -= 1;
-        let out = (f.status, f.delay_ms);
+        let out = f.clone();
         if f.remaining == 0 {
             self.endpoints.remove(i);
         }
@@ -74,8 +155,8 @@ impl Faults {
     }
 }
 
-/// A Google-shaped error for an injected status.
-pub fn fault_response(endpoint: &str, status: u16) -> HttpResponse {
+/// A Google-shaped error for an injected status (and reason, for Drive and Gmail).
+pub fn fault_response(endpoint: &str, status: u16, reason: Option<ApiReason>) -> HttpResponse {
     match endpoint {
         "token" | "revoke" | "userinfo" => {
             let (error, description) = match status {
@@ -86,6 +167,9 @@ pub fn fault_response(endpoint: &str, status: u16) -> HttpResponse {
                 _ => ("invalid_request", "Bad Request"),
             };
             oauth_error(status, error, description)
+        }
+        "drive" | "gmail" if reason == Some(ApiReason::AccessNotConfigured) => {
+            api_not_enabled(endpoint)
         }
         "drive" | "gmail" => {
             let (message, reason) = match status {

@@ -7,15 +7,17 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hkdf::hmac::{Hmac, Mac};
 use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::faults::IdTokenFault;
-use super::model::{Account, EMAIL, PROFILE};
+use super::model::{Account, Profile, EMAIL, OFFLINE_ACCESS, PROFILE};
 
 pub struct Keys {
     signer: SigningKey<Sha256>,
@@ -23,6 +25,9 @@ pub struct Keys {
     pub jwk: Value,
     /// The same key as a self-signed X.509 certificate, for `/oauth2/v1/certs`.
     pub cert_pem: String,
+    /// The public key as SubjectPublicKeyInfo PEM (LF line endings): the HMAC secret of the
+    /// `hs256_public_key` fault, as an app that fetched the key might hold it.
+    pub public_pem: String,
 }
 
 impl Keys {
@@ -36,11 +41,15 @@ impl Keys {
         let signer = SigningKey::<Sha256>::new(key);
         let cert_pem = super::x509::self_signed_pem(&signer, &public, &digest[..8])
             .expect("encoding an RSA public key as DER does not fail");
+        let public_pem = public
+            .to_public_key_pem(LineEnding::LF)
+            .expect("encoding an RSA public key as PEM does not fail");
         Keys {
             signer,
             kid,
             jwk,
             cert_pem,
+            public_pem,
         }
     }
 
@@ -85,13 +94,9 @@ impl Keys {
     }
 
     pub fn sign_jwt(&self, header: &Value, claims: &Value) -> String {
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let sig = self.signer.sign(signing_input.as_bytes()).to_bytes();
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        let input = signing_input(header, claims);
+        let sig = self.signer.sign(input.as_bytes()).to_bytes();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 }
 
@@ -103,6 +108,8 @@ pub struct IdTokenInput<'a> {
     pub scopes: &'a BTreeSet<String>,
     pub nonce: Option<&'a str>,
     pub access_token: Option<&'a str>,
+    /// When the user authenticated (seconds since the epoch); `oidc-strict` tokens carry it.
+    pub auth_time: Option<i64>,
 }
 
 pub fn at_hash(access_token: &str) -> String {
@@ -110,59 +117,81 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d[..16])
 }
 
-/// Signs an ID token for `issuer`, spoiled as `fault` says (for the fault-injection tests).
+/// Signs an ID token for `issuer` as `profile` issues them, spoiled as `fault` says (for the
+/// fault-injection tests).
 pub fn sign_id_token(
     keys: &Keys,
     issuer: &str,
+    profile: Profile,
     fault: Option<IdTokenFault>,
     input: IdTokenInput<'_>,
 ) -> String {
     let now = chrono::Utc::now().timestamp();
-    let (iat, exp) = match fault {
-        Some(IdTokenFault::Expired) => (now - 7200, now - 3600),
-        _ => (now, now + 3600),
-    };
-    let mut claims = json!({
-        "iss": match fault { Some(IdTokenFault::WrongIss) => "https://evil.example.test".to_string(), _ => issuer.to_string() },
-        "azp": input.azp,
-        "aud": match fault { Some(IdTokenFault::WrongAud) => "someone-else.apps.googleusercontent.com", _ => input.aud },
-        "sub": input.account.sub,
-        "iat": iat,
-        "exp": exp,
-    });
-    let obj = claims.as_object_mut().expect("object");
-    if input.scopes.contains(EMAIL) {
-        obj.insert("email".into(), json!(input.account.email));
-        obj.insert("email_verified".into(), json!(true));
+    let mut claims = id_token_claims(issuer, profile, &input, now);
+    if let Some(fault) = fault {
+        fault.spoil_claims(&mut claims, now);
     }
+    encode_id_token(keys, fault, &Value::Object(claims))
+}
+
+/// The claims: Google puts the email and profile claims of the granted scopes in the token;
+/// a strict OpenID provider keeps them for userinfo and states `auth_time` instead.
+fn id_token_claims(
+    issuer: &str,
+    profile: Profile,
+    input: &IdTokenInput<'_>,
+    now: i64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("azp".into(), json!(input.azp));
+    claims.insert("aud".into(), json!(input.aud));
+    claims.insert("sub".into(), json!(input.account.sub));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + 3600));
     if let Some(at) = input.access_token {
-        obj.insert("at_hash".into(), json!(at_hash(at)));
+        claims.insert("at_hash".into(), json!(at_hash(at)));
     }
     if let Some(nonce) = input.nonce {
-        obj.insert("nonce".into(), json!(nonce));
+        claims.insert("nonce".into(), json!(nonce));
     }
-    if input.scopes.contains(PROFILE) {
-        obj.insert("name".into(), json!(input.account.name));
-        obj.insert("picture".into(), json!(input.account.picture));
-        obj.insert("given_name".into(), json!(input.account.given_name));
-        obj.insert("family_name".into(), json!(input.account.family_name));
+    match profile {
+        Profile::Google => {
+            if input.scopes.contains(EMAIL) {
+                claims.insert("email".into(), json!(input.account.email));
+                claims.insert("email_verified".into(), json!(true));
+            }
+            if input.scopes.contains(PROFILE) {
+                claims.insert("name".into(), json!(input.account.name));
+                claims.insert("picture".into(), json!(input.account.picture));
+                claims.insert("given_name".into(), json!(input.account.given_name));
+                claims.insert("family_name".into(), json!(input.account.family_name));
+            }
+        }
+        Profile::OidcStrict => {
+            if let Some(t) = input.auth_time {
+                claims.insert("auth_time".into(), json!(t));
+            }
+        }
     }
+    claims
+}
+
+/// `header.claims.signature`, signed as `fault` says: RS256 with this key unless the fault is
+/// about the header or the signature.
+fn encode_id_token(keys: &Keys, fault: Option<IdTokenFault>, claims: &Value) -> String {
     match fault {
         Some(IdTokenFault::AlgNone) => {
             let header = json!({"alg": "none", "typ": "JWT"});
-            format!(
-                "{}.{}.",
-                URL_SAFE_NO_PAD.encode(header.to_string()),
-                URL_SAFE_NO_PAD.encode(claims.to_string())
-            )
+            format!("{}.", signing_input(&header, claims))
         }
         Some(IdTokenFault::UnknownKid) => {
             let header = json!({"alg": "RS256", "kid": "0000000000000000000000000000000000000000", "typ": "JWT"});
-            keys.sign_jwt(&header, &claims)
+            keys.sign_jwt(&header, claims)
         }
         Some(IdTokenFault::BadSignature) => {
             let header = json!({"alg": "RS256", "kid": keys.kid, "typ": "JWT"});
-            let jwt = keys.sign_jwt(&header, &claims);
+            let jwt = keys.sign_jwt(&header, claims);
             let (head, sig) = jwt.rsplit_once('.').expect("three parts");
             let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap_or_default();
             if let Some(b) = raw.get_mut(10) {
@@ -170,15 +199,38 @@ pub fn sign_id_token(
             }
             format!("{head}.{}", URL_SAFE_NO_PAD.encode(raw))
         }
+        Some(IdTokenFault::Hs256PublicKey) => {
+            // The real kid, so a verifier that looks the key up by kid and then lets the
+            // header choose the algorithm uses the public key as the HMAC secret.
+            let header = json!({"alg": "HS256", "kid": keys.kid, "typ": "JWT"});
+            let input = signing_input(&header, claims);
+            let mut mac = Hmac::<Sha256>::new_from_slice(keys.public_pem.as_bytes())
+                .expect("HMAC takes a key of any length");
+            mac.update(input.as_bytes());
+            let sig = mac.finalize().into_bytes();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        }
         _ => {
             let header = json!({"alg": "RS256", "kid": keys.kid, "typ": "JWT"});
-            keys.sign_jwt(&header, &claims)
+            keys.sign_jwt(&header, claims)
         }
     }
 }
 
-pub fn discovery_document(issuer: &str) -> Value {
-    json!({
+/// `base64url(header).base64url(claims)`, the part of a JWT that is signed.
+fn signing_input(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// The discovery document. `oidc-strict` adds what a standards-compliant provider announces
+/// beyond Google: the `offline_access` scope, RFC 9207 `iss` in the authorization response and
+/// the claims its ID tokens carry.
+pub fn discovery_document(issuer: &str, profile: Profile) -> Value {
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/o/oauth2/v2/auth"),
         "token_endpoint": format!("{issuer}/token"),
@@ -193,5 +245,25 @@ pub fn discovery_document(issuer: &str) -> Value {
         "claims_supported": ["aud", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "name", "picture", "sub"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "grant_types_supported": ["authorization_code", "refresh_token"]
-    })
+    });
+    if profile.is_strict() {
+        doc["scopes_supported"] = json!(["openid", "email", "profile", OFFLINE_ACCESS]);
+        doc["claims_supported"] = json!([
+            "at_hash",
+            "aud",
+            "auth_time",
+            "azp",
+            "email",
+            "email_verified",
+            "exp",
+            "iat",
+            "iss",
+            "name",
+            "nonce",
+            "picture",
+            "sub"
+        ]);
+        doc["authorization_response_iss_parameter_supported"] = json!(true);
+    }
+    doc
 }

@@ -23,7 +23,9 @@ mod drive;
 mod errors;
 mod faults;
 mod fields;
+mod formtoken;
 mod gmail;
+mod guard;
 mod keys;
 mod model;
 mod requests;
@@ -34,6 +36,7 @@ mod token;
 mod userinfo;
 mod x509;
 
+use guard::ControlPolicy;
 use state::{Shared, Store};
 
 /// `offline-access emulator …` arguments.
@@ -54,12 +57,20 @@ pub struct EmulatorArgs {
     /// Serve the `/emulator/*` test controls even when not bound on loopback.
     #[arg(long)]
     pub allow_controls: bool,
+    /// Another Host name (NAME for any port, or NAME:PORT) the `/emulator/*` controls answer
+    /// to, besides loopback with the bound port and the issuer's host. Repeatable.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Behave as Google (default) or as a standards-compliant OpenID provider that is not
+    /// Google (oidc-strict).
+    #[arg(long, value_enum, default_value_t = Profile::Google)]
+    pub profile: Profile,
     /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
     #[arg(long, env = "EMULATOR_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
 }
 
-pub use model::{ClientKind, ClientRegistration};
+pub use model::{ClientKind, ClientRegistration, Profile};
 
 /// Options for an emulator started in-process.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +81,11 @@ pub struct Options {
     pub seed: Option<PathBuf>,
     /// Serve the `/emulator/*` test controls even when not bound on loopback.
     pub allow_controls: bool,
+    /// Extra `Host` names the controls answer to (`NAME` for any port, `NAME:PORT` for one),
+    /// besides loopback with the bound port and the issuer's host.
+    pub allowed_hosts: Vec<String>,
+    /// Google (the default) or a strict OpenID provider; `PUT /emulator/profile` changes it.
+    pub profile: Profile,
     /// Lifetime of authorization codes; `None` = Google's 10 minutes.
     pub code_ttl: Option<Duration>,
     /// Lifetime of access tokens; `None` = Google's 3599 seconds.
@@ -159,8 +175,11 @@ pub fn start(
         Some(p) => keys::Keys::from_file(p)?,
         None => keys::Keys::generated(),
     };
+    let policy = web::Data::new(ControlPolicy::new(addr, &url, &options.allowed_hosts));
     let shared = Arc::new(Shared {
         issuer: url.clone(),
+        start_profile: options.profile,
+        profile: Mutex::new(options.profile),
         keys,
         code_ttl: options.code_ttl.unwrap_or(Duration::from_secs(600)),
         access_ttl: options
@@ -176,6 +195,7 @@ pub fn start(
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(data.clone())
+            .app_data(policy.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(requests::log_requests))
             .wrap(middleware::from_fn(cors::cors))
@@ -282,11 +302,16 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
         issuer: args.issuer.clone(),
         seed: args.seed.clone(),
         allow_controls: args.allow_controls,
+        allowed_hosts: args.allowed_hosts.clone(),
+        profile: args.profile,
         signing_key: args.signing_key.clone(),
         ..Options::default()
     };
     let (emulator, server) = start(listener, options)?;
     println!("Google emulator listening on {}", emulator.url);
+    if args.profile.is_strict() {
+        println!("  profile:   oidc-strict (a standards-compliant OpenID provider, not Google)");
+    }
     println!(
         "  discovery: {}/.well-known/openid-configuration",
         emulator.url
@@ -299,6 +324,12 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
             "off (not bound on loopback)".to_string()
         }
     );
+    if emulator.controls && !args.allowed_hosts.is_empty() {
+        println!(
+            "  controls also answer Host: {}",
+            args.allowed_hosts.join(", ")
+        );
+    }
     println!("Accounts:");
     for a in emulator.shared.store().accounts.iter() {
         println!(

@@ -10,6 +10,27 @@ use serde::{Deserialize, Serialize};
 pub const OPENID: &str = "openid";
 pub const EMAIL: &str = "https://www.googleapis.com/auth/userinfo.email";
 pub const PROFILE: &str = "https://www.googleapis.com/auth/userinfo.profile";
+/// OpenID Connect Core §11: the scope that asks for a refresh token (`oidc-strict` only).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// How the emulator behaves as an identity provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Google, as faithfully as the emulator can (the default).
+    #[default]
+    Google,
+    /// A standards-compliant OpenID provider that is not Google: profile claims only from
+    /// userinfo, refresh tokens only for `offline_access` with `prompt=consent`, RFC 9207 `iss`
+    /// in the authorization response. For testing that an app needs nothing Google-specific.
+    OidcStrict,
+}
+
+impl Profile {
+    pub fn is_strict(self) -> bool {
+        self == Profile::OidcStrict
+    }
+}
 
 /// A Drive file.
 #[derive(Debug, Clone, Serialize, Deserialize)]

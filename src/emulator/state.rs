@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 
 use super::faults::{fault_response, Faults, RequestLog};
+use super::formtoken::FormTokens;
 use super::keys::{sign_id_token, IdTokenInput, Keys};
-use super::model::{Account, ClientRegistration};
+use super::model::{Account, ClientRegistration, Profile};
 use super::seed::Seed;
 
 /// What an account has consented to for one client.
@@ -42,6 +43,8 @@ pub struct CodeEntry {
     pub used: bool,
     /// Token family created when the code was redeemed (for the reuse cascade).
     pub family: Option<u64>,
+    /// When the user authenticated for this code (the ID token's `auth_time`).
+    pub auth_time: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +62,8 @@ pub struct RefreshEntry {
     pub client_id: String,
     pub scopes: BTreeSet<String>,
     pub family: u64,
+    /// The authentication the grant came from (refreshed ID tokens keep its `auth_time`).
+    pub auth_time: DateTime<Utc>,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +74,8 @@ pub struct Store {
     pub codes: HashMap<String, CodeEntry>,
     pub access: HashMap<String, AccessEntry>,
     pub refresh: HashMap<String, RefreshEntry>,
+    /// CSRF tokens of the consent pages rendered and not yet submitted.
+    pub form_tokens: FormTokens,
     next_family: u64,
 }
 
@@ -140,21 +147,17 @@ impl Store {
         token
     }
 
-    pub fn issue_refresh(
-        &mut self,
-        email: &str,
-        client_id: &str,
-        scopes: &BTreeSet<String>,
-        family: u64,
-    ) -> String {
+    /// Issues a refresh token for the grant a redeemed code stands for.
+    pub fn issue_refresh(&mut self, code: &CodeEntry, family: u64) -> String {
         let token = format!("1//0{}", random_token(64));
         self.refresh.insert(
             token.clone(),
             RefreshEntry {
-                email: email.to_string(),
-                client_id: client_id.to_string(),
-                scopes: scopes.clone(),
+                email: code.email.clone(),
+                client_id: code.client_id.clone(),
+                scopes: code.scopes.clone(),
                 family,
+                auth_time: code.auth_time,
             },
         );
         token
@@ -224,6 +227,10 @@ pub fn random_token(len: usize) -> String {
 /// Everything a handler needs.
 pub struct Shared {
     pub issuer: String,
+    /// The profile chosen at start (`POST /emulator/reset` returns to it).
+    pub start_profile: Profile,
+    /// The profile in force (`PUT /emulator/profile` changes it).
+    pub profile: Mutex<Profile>,
     pub keys: &'static Keys,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
@@ -240,6 +247,15 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn profile(&self) -> Profile {
+        *self.profile.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_profile(&self, profile: Profile) {
+        *self.profile.lock().unwrap_or_else(|e| e.into_inner()) = profile;
+    }
+
+    /// Back to the start: the seed, the pinned clients, the start profile, no faults.
     pub fn reset(&self) {
         let mut fresh = Store::from_seed(&self.seed);
         for c in self
@@ -251,6 +267,8 @@ impl Shared {
             fresh.clients.insert(c.client_id.clone(), c.clone());
         }
         *self.store() = fresh;
+        self.set_profile(self.start_profile);
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = Faults::default();
     }
 }
 
@@ -260,12 +278,13 @@ pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse>
         .faults
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(endpoint);
-    let (status, delay) = fault?;
-    if let Some(ms) = delay {
+        .take(endpoint)?;
+    if let Some(ms) = fault.delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    status.map(|s| fault_response(endpoint, s))
+    fault
+        .status
+        .map(|s| fault_response(endpoint, s, fault.reason))
 }
 
 /// Mints an ID token signed by this emulator, applying the next pending ID-token fault if any.
@@ -275,5 +294,5 @@ pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take_id_token();
-    sign_id_token(shared.keys, &shared.issuer, fault, input)
+    sign_id_token(shared.keys, &shared.issuer, shared.profile(), fault, input)
 }

@@ -272,7 +272,7 @@ fn authorization_code(
         {
             c.offline = true;
         }
-        store.issue_refresh(&entry.email, client_id, &entry.scopes, family)
+        store.issue_refresh(&entry, family)
     });
     let Some(account) = store.account(&entry.email).cloned() else {
         return invalid_grant("Account not found.");
@@ -297,6 +297,7 @@ fn authorization_code(
                 scopes: &entry.scopes,
                 nonce: entry.nonce.as_deref(),
                 access_token: Some(&access),
+                auth_time: Some(entry.auth_time.timestamp()),
             }
         ));
     }
@@ -355,6 +356,7 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
                 scopes: &scopes,
                 nonce: None,
                 access_token: Some(&access),
+                auth_time: Some(entry.auth_time.timestamp()),
             }
         ));
     }

@@ -74,9 +74,12 @@ pub async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpRespon
     }
     if entry.scopes.contains(PROFILE) {
         body["name"] = json!(account.name);
-        body["given_name"] = json!(account.given_name);
-        body["family_name"] = json!(account.family_name);
         body["picture"] = json!(account.picture);
+        // A strict OpenID provider answers the claims the app needs, and no more.
+        if !shared.profile().is_strict() {
+            body["given_name"] = json!(account.given_name);
+            body["family_name"] = json!(account.family_name);
+        }
     }
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")

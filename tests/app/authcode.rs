@@ -344,7 +344,7 @@ on_both_with_mobile! {
         expected.sort();
         assert_eq!(grants(&app, "alice@example.test"), expected, "two credentials");
 
-        reqwest::Client::new().delete(format!("{}/emulator/requests", app.emu)).send().await.unwrap();
+        app.emu_control(reqwest::Method::DELETE, "/emulator/requests", json!({})).await;
         app.emu_post("/emulator/accounts/alice@example.test/expire-tokens", json!({})).await;
         app.sql("UPDATE credentials SET access_expires_at = '2000-01-01 00:00:00'");
         // Her Drive page refreshes the web grant with the web client…

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, location, on_both_backends};
+use crate::helpers::{client_with_jar, csrf_token, location, on_both_backends, CSRF_FIELD};
 
 const ALICE_EMAIL: &str = "alice@example.test";
 
@@ -101,7 +101,11 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         .unwrap();
     let auth = url::Url::parse(location(&start)).unwrap();
     assert_eq!(auth.port(), Some(emu_port));
+    // The consent page, as the browser shows it: its form carries a CSRF token.
+    let page = client.get(auth.as_str()).send().await.unwrap();
+    let token = csrf_token(&page.text().await.unwrap()).expect("a consent form");
     let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
+    form.push((CSRF_FIELD.into(), token));
     form.push(("account".into(), "alice@example.test".into()));
     form.push(("action".into(), "allow".into()));
     form.push((

@@ -12,6 +12,10 @@ use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
 use url::Url;
 
+#[path = "../support/consent_form.rs"]
+mod consent_form;
+pub use consent_form::{csrf_token, CSRF_FIELD};
+
 pub const SECRET: &str = "test-secret-key-0123456789-0123456789-0123456789-0123456789-0123456789";
 pub const CLIENT_ID: &str = "test-app.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-test-client-secret";
@@ -293,7 +297,10 @@ impl TestApp {
             .await
     }
 
-    /// Answers the consent screen with only the `ticked` scope checkboxes ticked.
+    /// Answers the consent screen as a browser would, with only the `ticked` scope checkboxes
+    /// ticked: opens the page (the form's CSRF token is in a hidden input), then posts the
+    /// form. When the emulator skips the screen (it knows the account, whose consent already
+    /// covers the request), the browser is on its way back at once: that redirect is the answer.
     pub async fn consent_ticking(
         &self,
         client: &reqwest::Client,
@@ -302,7 +309,16 @@ impl TestApp {
         action: &str,
         ticked: &[&str],
     ) -> Url {
+        let page = client.get(auth_url.as_str()).send().await.unwrap();
+        if page.status().is_redirection() {
+            assert_eq!(action, "allow", "the emulator skipped the consent screen");
+            return Url::parse(location(&page)).unwrap();
+        }
+        assert_eq!(page.status(), StatusCode::OK, "the consent page");
+        let html = page.text().await.unwrap();
+        let token = csrf_token(&html).expect("the consent form's CSRF token");
         let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+        form.push((CSRF_FIELD.into(), token));
         for s in ticked {
             form.push(("granted_scope".into(), s.to_string()));
         }
@@ -330,10 +346,21 @@ impl TestApp {
         self.get_url(back.as_str()).await
     }
 
-    /// A JSON control call on the emulator.
+    /// A JSON control call on the emulator (controls take JSON only).
     pub async fn emu_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.emu_control(reqwest::Method::POST, path, body).await
+    }
+
+    /// A control call with any method; `body` is sent as JSON (`{}` when there is nothing to
+    /// say), as the controls require of every call that changes something.
+    pub async fn emu_control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
         let resp = reqwest::Client::new()
-            .post(format!("{}{path}", self.emu))
+            .request(method, format!("{}{path}", self.emu))
             .json(&body)
             .send()
             .await

@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 pub mod browser;
+#[path = "../support/consent_form.rs"]
+pub mod consent_form;
+
+pub use consent_form::{csrf_token, CSRF_FIELD};
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -123,7 +127,22 @@ impl Emu {
             .expect("GET auth")
     }
 
-    /// Submits the consent form as a browser would (account, action, ticked scopes).
+    /// The CSRF token of the consent page for `params` (`None` when the GET answers no
+    /// page: an error, or a redirect).
+    pub async fn consent_token(
+        &self,
+        client: &reqwest::Client,
+        params: &[(String, String)],
+    ) -> Option<String> {
+        let res = self.get_auth(client, params).await;
+        if res.status() != 200 {
+            return None;
+        }
+        csrf_token(&res.text().await.expect("consent page"))
+    }
+
+    /// Submits the consent form as a browser would: opens the page for its CSRF token, then
+    /// posts the request's parameters with the account, action and ticked scopes.
     pub async fn post_consent(
         &self,
         client: &reqwest::Client,
@@ -132,7 +151,25 @@ impl Emu {
         action: &str,
         ticked: &[&str],
     ) -> reqwest::Response {
+        let token = self.consent_token(client, params).await;
+        self.post_consent_with_token(client, params, token.as_deref(), account, action, ticked)
+            .await
+    }
+
+    /// Posts the consent form with `token` as its CSRF token (none: the field is left out).
+    pub async fn post_consent_with_token(
+        &self,
+        client: &reqwest::Client,
+        params: &[(String, String)],
+        token: Option<&str>,
+        account: &str,
+        action: &str,
+        ticked: &[&str],
+    ) -> reqwest::Response {
         let mut form = params.to_vec();
+        if let Some(t) = token {
+            form.push((CSRF_FIELD.into(), t.into()));
+        }
         form.push(("account".into(), account.into()));
         form.push(("action".into(), action.into()));
         for s in ticked {
@@ -224,9 +261,12 @@ impl Emu {
     ) -> (u16, Value) {
         let mut req = self
             .http
-            .request(method, format!("{}/emulator{path}", self.url));
-        if let Some(b) = body {
-            req = req.json(&b);
+            .request(method.clone(), format!("{}/emulator{path}", self.url));
+        // Every control that changes something takes JSON, even without anything to say.
+        match body {
+            Some(b) => req = req.json(&b),
+            None if method != reqwest::Method::GET => req = req.json(&serde_json::json!({})),
+            None => {}
         }
         let res = req.send().await.expect("control");
         let status = res.status().as_u16();

@@ -7,6 +7,7 @@ Prints one line per check and exits non-zero on the first failure.
 """
 
 import os
+import re
 import sys
 import urllib.parse
 
@@ -49,9 +50,19 @@ auth_url, state = flow.authorization_url(
 )
 check("authorization URL points at the emulator", auth_url.startswith(f"{EMU}/o/oauth2/v2/auth"))
 
-# The person on the consent screen: the emulator's form, as a plain POST.
+# The person on the consent screen: the browser opens the page, whose form carries a CSRF
+# token in a hidden input, and submits the form.
+page = requests.get(auth_url, allow_redirects=False)
+check("the consent page opens", page.status_code == 200, page.text[:300])
+token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+check("the consent form carries a CSRF token", token is not None)
 params = urllib.parse.parse_qsl(urllib.parse.urlsplit(auth_url).query)
-form = params + [("account", "alice@example.test"), ("action", "allow"), ("granted_scope", DRIVE)]
+form = params + [
+    ("csrf_token", token.group(1)),
+    ("account", "alice@example.test"),
+    ("action", "allow"),
+    ("granted_scope", DRIVE),
+]
 answer = requests.post(f"{EMU}/o/oauth2/v2/auth", data=form, allow_redirects=False)
 check("consent redirects back", answer.status_code == 302, answer.text[:300])
 back = answer.headers["Location"]

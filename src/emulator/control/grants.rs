@@ -1,0 +1,134 @@
+//! Controls that act as the user or their phone would: expire tokens, revoke an app's access,
+//! sign in on Android/iOS.
+
+use std::collections::BTreeSet;
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{bad, not_found, parse};
+use crate::emulator::errors::json_response;
+use crate::emulator::keys::IdTokenInput;
+use crate::emulator::model::ClientKind;
+use crate::emulator::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
+use crate::emulator::state::id_token;
+use crate::emulator::state::{CodeEntry, Shared};
+
+pub async fn expire_tokens(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    let email = path.into_inner();
+    let mut store = shared.store();
+    if store.account(&email).is_none() {
+        return not_found(&email);
+    }
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    let mut n = 0;
+    for a in store.access.values_mut() {
+        if a.email.eq_ignore_ascii_case(&email) && a.expires_at > past {
+            a.expires_at = past;
+            n += 1;
+        }
+    }
+    json_response(200, &json!({"expired": n}))
+}
+
+#[derive(Deserialize, Default)]
+struct RevokeBody {
+    client_id: Option<String>,
+}
+
+pub async fn revoke_grants(
+    shared: web::Data<Shared>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let input: RevokeBody = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let email = path.into_inner();
+    let mut store = shared.store();
+    if store.account(&email).is_none() {
+        return not_found(&email);
+    }
+    let clients: BTreeSet<String> = match input.client_id {
+        Some(c) => [c].into(),
+        None => store.clients_of(&email),
+    };
+    for c in &clients {
+        store.revoke_grant(&email, c);
+    }
+    json_response(200, &json!({"revoked": clients}))
+}
+
+#[derive(Deserialize)]
+struct MobileBody {
+    account: String,
+    client_id: String,
+    server_client_id: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    nonce: Option<String>,
+}
+
+pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let input: MobileBody = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let mut store = shared.store();
+    let Some(account) = store.account(&input.account).cloned() else {
+        return not_found(&input.account);
+    };
+    match store.clients.get(&input.client_id).map(|c| c.kind) {
+        Some(ClientKind::Android | ClientKind::Ios) => {}
+        Some(ClientKind::Web) => return bad("client_id must be an android or ios client"),
+        None => return bad("unknown client_id"),
+    }
+    match store.clients.get(&input.server_client_id).map(|c| c.kind) {
+        Some(ClientKind::Web) => {}
+        _ => return bad("server_client_id must be a registered web client"),
+    }
+    let mut scopes: BTreeSet<String> = [OPENID, EMAIL, PROFILE]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    scopes.extend(input.scopes.iter().map(|s| normalize_scope(s)));
+    let key = (account.email.clone(), input.server_client_id.clone());
+    let consent = store.consents.entry(key).or_default();
+    let issue_refresh = !consent.offline;
+    consent.scopes.extend(scopes.iter().cloned());
+    let code = store.new_code(CodeEntry {
+        email: account.email.clone(),
+        client_id: input.server_client_id.clone(),
+        redirect_uri: String::new(),
+        scopes: scopes.clone(),
+        nonce: None,
+        code_challenge: None,
+        expires_at: Utc::now() + chrono::Duration::from_std(shared.code_ttl).unwrap_or_default(),
+        issue_refresh,
+        combine: false,
+        azp: Some(input.client_id.clone()),
+        used: false,
+        family: None,
+        auth_time: Utc::now(),
+    });
+    drop(store);
+    let token = id_token(
+        &shared,
+        IdTokenInput {
+            account: &account,
+            aud: &input.server_client_id,
+            azp: &input.client_id,
+            scopes: &scopes,
+            nonce: input.nonce.as_deref(),
+            access_token: None,
+            auth_time: Some(Utc::now().timestamp()),
+        },
+    );
+    json_response(
+        200,
+        &json!({"server_auth_code": code, "id_token": token, "scope": scope_string(&scopes)}),
+    )
+}

@@ -1,0 +1,98 @@
+//! `/emulator/*` test controls: served only on loopback or with `allow_controls`, and only to
+//! requests that pass the safety rules of `guard` (this emulator's Host, no foreign Origin,
+//! JSON bodies). One file per concern: `data` (accounts, clients, files, messages), `grants`
+//! (what a user or a phone does to tokens), `faults` (fault injection and the request log).
+
+mod data;
+mod faults;
+mod grants;
+
+use actix_web::{middleware, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::errors::json_response;
+use super::guard::guard_controls;
+use super::model::Profile;
+use super::state::Shared;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/emulator")
+            .wrap(middleware::from_fn(guard_controls))
+            .route("/reset", web::post().to(reset))
+            .route("/profile", web::get().to(get_profile))
+            .route("/profile", web::put().to(put_profile))
+            .route("/accounts", web::post().to(data::add_account))
+            .route("/accounts", web::get().to(data::list_accounts))
+            .route("/clients", web::post().to(data::add_client))
+            .route("/accounts/{email}/files", web::post().to(data::add_files))
+            .route(
+                "/accounts/{email}/messages",
+                web::post().to(data::add_messages),
+            )
+            .route(
+                "/accounts/{email}/expire-tokens",
+                web::post().to(grants::expire_tokens),
+            )
+            .route(
+                "/accounts/{email}/revoke",
+                web::post().to(grants::revoke_grants),
+            )
+            .route("/mobile-sign-in", web::post().to(grants::mobile_sign_in))
+            .route("/faults", web::post().to(faults::add_fault))
+            .route("/faults", web::get().to(faults::list_faults))
+            .route("/faults", web::delete().to(faults::clear_faults))
+            .route("/requests", web::get().to(faults::requests))
+            .route("/requests", web::delete().to(faults::clear_requests)),
+    );
+}
+
+/// 400 with a message saying what is wrong with the control call.
+fn bad(message: &str) -> HttpResponse {
+    json_response(400, &json!({"error": "bad_request", "message": message}))
+}
+
+fn not_found(email: &str) -> HttpResponse {
+    json_response(
+        404,
+        &json!({"error": "not_found", "message": format!("no account {email}")}),
+    )
+}
+
+/// The JSON body of a control call; an empty body is `{}`.
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, HttpResponse> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}" as &[u8]
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| bad(&format!("invalid JSON body: {e}")))
+}
+
+async fn reset(shared: web::Data<Shared>) -> HttpResponse {
+    shared.reset();
+    json_response(200, &json!({"reset": true}))
+}
+
+fn profile_response(profile: Profile) -> HttpResponse {
+    json_response(200, &json!({ "profile": profile }))
+}
+
+async fn get_profile(shared: web::Data<Shared>) -> HttpResponse {
+    profile_response(shared.profile())
+}
+
+#[derive(Deserialize)]
+struct ProfileBody {
+    profile: Profile,
+}
+
+async fn put_profile(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let input: ProfileBody = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    shared.set_profile(input.profile);
+    profile_response(input.profile)
+}

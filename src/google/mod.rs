@@ -210,6 +210,10 @@ pub enum GoogleError {
     /// The token endpoint refused the grant (e.g. `invalid_grant`).
     #[error("the provider refused the request: {error}")]
     Rejected { error: String },
+    /// The authorization response names another issuer than ours (RFC 9207), or none though
+    /// ours promised to.
+    #[error("the authorization response came from another issuer")]
+    WrongIssuer,
     /// The ID token failed verification.
     #[error("the ID token failed verification: {0}")]
     InvalidIdToken(String),

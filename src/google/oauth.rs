@@ -80,6 +80,18 @@ struct Provider {
 struct Discovered {
     metadata: CoreProviderMetadata,
     revocation_endpoint: Option<url::Url>,
+    /// RFC 9207: the provider names itself (`iss`) in every authorization response.
+    iss_parameter_supported: bool,
+}
+
+impl Discovered {
+    /// Whether refresh tokens come from the standard `offline_access` scope (OpenID Connect
+    /// Core 11) rather than Google's `access_type=offline`: the document lists the scope.
+    fn offline_access_scope(&self) -> bool {
+        self.metadata
+            .scopes_supported()
+            .is_some_and(|s| s.iter().any(|s| s.as_str() == "offline_access"))
+    }
 }
 
 impl OAuth {
@@ -209,6 +221,8 @@ impl Provider {
         #[derive(serde::Deserialize)]
         struct Extra {
             revocation_endpoint: Option<url::Url>,
+            #[serde(default)]
+            authorization_response_iss_parameter_supported: bool,
         }
         let extra: Extra = serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))?;
         let jwks = openidconnect::JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
@@ -217,6 +231,7 @@ impl Provider {
         Ok(Arc::new(Discovered {
             metadata: metadata.set_jwks(jwks),
             revocation_endpoint: extra.revocation_endpoint,
+            iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
         }))
     }
 }
@@ -227,7 +242,7 @@ impl OAuth {
         &self,
         req: &AuthRequest<'_>,
     ) -> Result<(url::Url, PendingAuth), GoogleError> {
-        let (client, _) = self.client().await?;
+        let (client, discovered) = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut auth = client
             .authorize_url(
@@ -241,7 +256,14 @@ impl OAuth {
         for scope in req.scopes.iter().filter(|s| **s != "openid") {
             auth = auth.add_scope(Scope::new((*scope).to_string()));
         }
-        if req.force_consent {
+        // A standard provider issues a refresh token only for `offline_access`, and only with
+        // the consent prompt (Core 11); Google's discovery does not list the scope and keys
+        // offline access on `access_type` instead.
+        let offline_scope = discovered.offline_access_scope();
+        if offline_scope {
+            auth = auth.add_scope(Scope::new("offline_access".into()));
+        }
+        if req.force_consent || offline_scope {
             auth = auth.add_extra_param("prompt", "consent");
         }
         if let Some(hint) = req.login_hint {
@@ -256,6 +278,19 @@ impl OAuth {
                 pkce_verifier: verifier.secret().clone(),
             },
         ))
+    }
+
+    /// Checks the `iss` of an authorization response (RFC 9207, the mix-up defence): when
+    /// present it must be our provider's issuer, and a provider that promises it must send it.
+    pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), GoogleError> {
+        let (_, discovered) = self.client().await?;
+        let expected = discovered.metadata.issuer().as_str();
+        match iss {
+            Some(iss) if iss == expected => Ok(()),
+            Some(_) => Err(GoogleError::WrongIssuer),
+            None if discovered.iss_parameter_supported => Err(GoogleError::WrongIssuer),
+            None => Ok(()),
+        }
     }
 
     /// Exchanges `code` and verifies the ID token (signature, iss, aud, exp, nonce, at_hash).
@@ -317,7 +352,13 @@ impl OAuth {
             other => other,
         }
         .map_err(|e| GoogleError::InvalidIdToken(e.to_string()))?;
-        let profile = profile_of(&claims)?;
+        let profile = match profile_of(&claims) {
+            Some(profile) => profile,
+            None => {
+                self.profile_from_userinfo(&client, &claims, response.access_token())
+                    .await?
+            }
+        };
         let authorized_party = claims.authorized_party().map(|p| p.as_str().to_string());
         Ok((
             Grant {
@@ -340,13 +381,13 @@ impl OAuth {
         let token: openidconnect::core::CoreIdToken = id_token.parse().map_err(|e| invalid(&e))?;
         let (client, _) = self.client().await?;
         let any_nonce = |_: Option<&Nonce>| Ok(());
-        let claims = match token.claims(&client.id_token_verifier(), any_nonce) {
+        let claims = match token.claims(&id_token_verifier(&client), any_nonce) {
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(
                 openidconnect::SignatureVerificationError::NoMatchingKey,
             )) => {
                 let fresh = self.rediscover().await?;
                 let claims = token
-                    .claims(&fresh.id_token_verifier(), any_nonce)
+                    .claims(&id_token_verifier(&fresh), any_nonce)
                     .map_err(|e| invalid(&e))?
                     .clone();
                 claims
@@ -383,13 +424,11 @@ pub struct ServerGrant {
     pub authorized_party: Option<String>,
 }
 
-/// The verified identity an ID token carries.
-fn profile_of(claims: &CoreIdTokenClaims) -> Result<Profile, GoogleError> {
-    let email = claims
-        .email()
-        .map(|e| e.as_str().to_string())
-        .ok_or_else(|| GoogleError::InvalidIdToken("no email claim".into()))?;
-    Ok(Profile {
+/// The verified identity an ID token carries; `None` when it lacks the email (standard
+/// providers put profile claims in the userinfo response, Google in the ID token).
+fn profile_of(claims: &CoreIdTokenClaims) -> Option<Profile> {
+    let email = claims.email()?.as_str().to_string();
+    Some(Profile {
         sub: claims.subject().as_str().to_string(),
         name: claims
             .name()
@@ -403,6 +442,73 @@ fn profile_of(claims: &CoreIdTokenClaims) -> Result<Profile, GoogleError> {
             .map(|p| p.as_str().to_string()),
         email,
     })
+}
+
+/// The claims of a userinfo response the app uses (OpenID Connect Core 5.3.2).
+#[derive(serde::Deserialize)]
+struct UserInfo {
+    sub: String,
+    email: Option<String>,
+    /// A boolean, though some providers send the string "true".
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
+    name: Option<String>,
+    picture: Option<String>,
+}
+
+impl OAuth {
+    /// The profile from the userinfo endpoint, for an ID token without profile claims. Its
+    /// `sub` must be the ID token's (Core 5.3.2: otherwise the response must not be used).
+    async fn profile_from_userinfo(
+        &self,
+        client: &Client,
+        claims: &CoreIdTokenClaims,
+        access_token: &openidconnect::AccessToken,
+    ) -> Result<Profile, GoogleError> {
+        let invalid = |why: &str| GoogleError::InvalidIdToken(why.to_string());
+        let endpoint = client.user_info_url().ok_or_else(|| {
+            invalid("no email claim, and the provider lists no userinfo_endpoint")
+        })?;
+        let response = self
+            .provider
+            .http
+            .get(endpoint.url().clone())
+            .bearer_auth(access_token.secret())
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                GoogleError::Unavailable(anyhow::anyhow!("userinfo request failed: {e}"))
+            })?;
+        if !response.status().is_success() {
+            return Err(GoogleError::Unavailable(anyhow::anyhow!(
+                "the userinfo endpoint answered {}",
+                response.status()
+            )));
+        }
+        let info: UserInfo = response
+            .json()
+            .await
+            .map_err(|_| invalid("the userinfo response is not the JSON object expected"))?;
+        if info.sub != claims.subject().as_str() {
+            return Err(invalid("the userinfo response names another subject"));
+        }
+        let email = info
+            .email
+            .ok_or_else(|| invalid("no email claim in the ID token or the userinfo response"))?;
+        let email_verified = match info.email_verified {
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(serde_json::Value::String(s)) => s == "true",
+            _ => false,
+        };
+        Ok(Profile {
+            sub: info.sub,
+            name: info.name.unwrap_or_else(|| email.clone()),
+            email_verified,
+            picture: info.picture,
+            email,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -421,7 +527,7 @@ fn verify(
     access_token: &openidconnect::AccessToken,
 ) -> Result<CoreIdTokenClaims, VerifyError> {
     use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
-    let verifier = client.id_token_verifier();
+    let verifier = id_token_verifier(client);
     let claims = id_token.claims(&verifier, nonce).map_err(|e| match e {
         ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
@@ -439,6 +545,24 @@ fn verify(
         }
     }
     Ok(claims.clone())
+}
+
+/// How far ahead of our clock a provider's may run.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The ID-token verifier: signature with the provider's keys (RS256 only: no `none`, no HMAC
+/// keyed with something public), iss, aud/azp, exp — and an `iat` that is not in the future.
+fn id_token_verifier(client: &Client) -> openidconnect::core::CoreIdTokenVerifier<'_> {
+    client
+        .id_token_verifier()
+        .set_allowed_algs([openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
+        .set_issue_time_verifier_fn(|iat| {
+            if iat > chrono::Utc::now() + CLOCK_SKEW {
+                Err(format!("issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        })
 }
 
 /// A new access token bought with a refresh token.
@@ -525,6 +649,12 @@ fn joined(scopes: Option<&Vec<Scope>>) -> Option<String> {
     scopes.map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
 }
 
+/// Whether a token response that failed to parse is nonetheless a JSON object with an ID token.
+fn carries_id_token(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("access_token").is_some() && v.get("id_token").is_some())
+}
+
 fn token_error<RE: std::error::Error + Send + Sync + 'static>(
     e: RequestTokenError<
         RE,
@@ -551,6 +681,11 @@ fn token_error<RE: std::error::Error + Send + Sync + 'static>(
         RequestTokenError::ServerResponse(r) => GoogleError::Rejected {
             error: r.error().to_string(),
         },
+        // A token response with an ID token that does not even parse (say, without `sub`)
+        // failed verification like any other bad ID token.
+        RequestTokenError::Parse(_, body) if carries_id_token(&body) => {
+            GoogleError::InvalidIdToken("the ID token is malformed".into())
+        }
         other => GoogleError::Unavailable(anyhow::anyhow!("token request failed: {other}")),
     }
 }

@@ -5,7 +5,7 @@
 //! the credential, rotate the session id, then 303 to `/` at once so the code leaves the URL.
 
 use actix_session::Session;
-use actix_web::http::{header::SET_COOKIE, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
@@ -29,6 +29,8 @@ pub struct CallbackQuery {
     error: Option<String>,
     /// Without `code`: the feature whose scope to ask for (incremental authorization).
     grant: Option<String>,
+    /// The provider naming itself (RFC 9207).
+    iss: Option<String>,
 }
 
 fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
@@ -51,13 +53,20 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> HttpResponse {
     let pending = state.pending.read(&req);
-    let had_pending = pending.is_some();
-    let mut resp = complete(&state, &session, &req, query.into_inner(), pending)
-        .await
-        .unwrap_or_else(|e| e.error_response());
-    // Whatever happened, the sign-in this browser had started is used up (a new one, if
-    // started here, set its own cookie).
-    if had_pending && !resp.headers().contains_key(SET_COOKIE) {
+    let mut used = false;
+    let mut resp = complete(
+        &state,
+        &session,
+        &req,
+        query.into_inner(),
+        pending,
+        &mut used,
+    )
+    .await
+    .unwrap_or_else(|e| e.error_response());
+    // An answer that matched this browser's sign-in used it up; one that did not (forged,
+    // stale, from another issuer) leaves it for the genuine answer.
+    if used {
         let _ = resp.add_cookie(&state.pending.removal());
     }
     resp
@@ -69,13 +78,19 @@ async fn complete(
     req: &HttpRequest,
     query: CallbackQuery,
     pending: Option<PendingSignIn>,
+    used: &mut bool,
 ) -> Result<HttpResponse, AppError> {
+    if query.error.is_some() || query.code.is_some() {
+        if let Some(refused) = wrong_issuer(state, query.iss.as_deref()).await? {
+            return Ok(refused);
+        }
+    }
     if let Some(error) = query.error {
         // Declining an added scope entirely is still an answer: back to the feature, which
         // explains and offers to ask again.
-        let asking = pending
-            .filter(|p| state_matches(p, query.state.as_deref()))
-            .and_then(|p| p.asking());
+        let pending = pending.filter(|p| state_matches(p, query.state.as_deref()));
+        *used = pending.is_some();
+        let asking = pending.and_then(|p| p.asking());
         if let Some(feature) = asking {
             if error == "access_denied" && session::user_id(session).is_some() {
                 grant::remember_declined(session, feature)
@@ -109,6 +124,7 @@ async fn complete(
         }
         None => false,
     };
+    *used = claimed;
     let Some(pending) = pending.filter(|_| claimed) else {
         tracing::warn!("callback with a missing, wrong or used state; nothing exchanged");
         return Ok(error_page(
@@ -174,6 +190,23 @@ async fn complete(
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
     }
     Ok(see_other(feature.path()))
+}
+
+/// The mix-up defence (RFC 9207): an answer naming another issuer (or none, from a provider
+/// that promised to name itself) is refused before anything is claimed or exchanged.
+async fn wrong_issuer(state: &State, iss: Option<&str>) -> Result<Option<HttpResponse>, AppError> {
+    match state.oauth.check_response_issuer(iss).await {
+        Ok(()) => Ok(None),
+        Err(GoogleError::WrongIssuer) => {
+            tracing::warn!("authorization response from an unexpected issuer; nothing exchanged");
+            Ok(Some(error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                "The sign-in answer did not come from the provider this app uses. Nothing was stored. Please sign in again.",
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether the answer's `state` is the one this browser's pending sign-in sent (constant time).

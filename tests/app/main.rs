@@ -12,6 +12,7 @@ mod gmail;
 mod hardening;
 mod helpers;
 mod offline;
+mod oidc;
 mod pageview;
 mod ratelimit;
 mod scaleout;

@@ -24,8 +24,7 @@ use crate::store::{DatabaseSettings, Db};
 use crate::sync::{Syncer, Target};
 use crate::vault::Vault;
 use crate::web::authcode::MobileClients;
-use crate::web::errors::{bad_input, ErrorPage};
-use crate::web::page::render;
+use crate::web::errors::bad_input;
 use crate::web::ratelimit::{Limits, RateLimiter};
 use crate::web::{self as routes, AppState};
 
@@ -264,8 +263,11 @@ fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<S
     let cookie_key = Key::from(&keys.cookie);
 
     spawn_session_sweeper(db);
+    let provider_name = settings.provider_name.clone();
     let state = web::Data::new(Arc::new(state));
     let server = HttpServer::new(move || {
+        // Runs on each worker thread, which then serves only this app.
+        crate::web::page::set_provider_name(&provider_name);
         let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
             .cookie_name(cookie_name.to_string())
             .cookie_secure(https)
@@ -303,14 +305,11 @@ async fn stylesheet() -> HttpResponse {
 }
 
 async fn not_found() -> HttpResponse {
-    render(
+    crate::web::errors::error_page(
         actix_web::http::StatusCode::NOT_FOUND,
-        &ErrorPage {
-            title: "Page not found",
-            message: "There is nothing at this address.",
-            try_again: false,
-            user: None,
-        },
+        "Page not found",
+        "There is nothing at this address.",
+        false,
     )
 }
 

@@ -159,6 +159,21 @@ async fn get_json<T: serde::de::DeserializeOwned>(
             Err(GoogleError::InsufficientScope)
         }
         404 => Err(GoogleError::NotFound),
+        403 => {
+            // "API not enabled" (Google: accessNotConfigured / SERVICE_DISABLED) is not
+            // transient: this provider or project does not offer the API to this app.
+            let body = response.text().await.unwrap_or_default();
+            if ["accessNotConfigured", "SERVICE_DISABLED"]
+                .iter()
+                .any(|reason| body.contains(reason))
+            {
+                Err(GoogleError::ApiNotOffered)
+            } else {
+                Err(GoogleError::Unavailable(anyhow::anyhow!(
+                    "{api} answered 403"
+                )))
+            }
+        }
         status => Err(GoogleError::Unavailable(anyhow::anyhow!(
             "{api} answered {status}"
         ))),
@@ -210,6 +225,10 @@ pub enum GoogleError {
     /// The token endpoint refused the grant (e.g. `invalid_grant`).
     #[error("the provider refused the request: {error}")]
     Rejected { error: String },
+    /// The API is not offered to this app (not enabled for the project, or the provider has
+    /// no such API).
+    #[error("the API is not offered to this app")]
+    ApiNotOffered,
     /// The authorization response names another issuer than ours (RFC 9207), or none though
     /// ours promised to.
     #[error("the authorization response came from another issuer")]

@@ -209,7 +209,7 @@ impl Vault {
             return Ok(());
         }
         match self
-            .needs_consent(user, &cred, "Google no longer accepts our access")
+            .needs_consent(user, &cred, "the provider no longer accepts our access")
             .await
         {
             Ok(_) | Err(TokenError::NeedsConsent(_)) => Ok(()),
@@ -270,10 +270,21 @@ impl Vault {
     /// The stored access token if it is readable, valid for more than [`MARGIN`], and not the
     /// one the API just refused (`failed`).
     fn usable(&self, user: UserId, cred: &Credential, failed: Option<&Token>) -> Option<Access> {
+        self.usable_for(user, cred, failed, MARGIN)
+    }
+
+    /// The same, valid for more than `margin`.
+    pub(super) fn usable_for(
+        &self,
+        user: UserId,
+        cred: &Credential,
+        failed: Option<&Token>,
+        margin: chrono::Duration,
+    ) -> Option<Access> {
         let (Some(sealed), Some(expires_at)) = (&cred.access_token, cred.access_expires_at) else {
             return None;
         };
-        if expires_at <= crate::store::now() + MARGIN {
+        if expires_at <= crate::store::now() + margin {
             return None;
         }
         match self.open(user, "access_token", sealed) {
@@ -416,7 +427,7 @@ impl Vault {
             Err(GoogleError::Unauthorized) => {
                 tracing::warn!(user_id = %user, "the API refused a freshly refreshed token; tokens deleted");
                 self.give_up(user, &refused).await?;
-                Err(TokenError::NeedsConsent("Google no longer accepts our access").into())
+                Err(TokenError::NeedsConsent("the provider no longer accepts our access").into())
             }
             other => other.map_err(CallError::Google),
         }

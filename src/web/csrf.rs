@@ -6,7 +6,7 @@ use rand::RngCore;
 
 use super::errors::AppError;
 
-const KEY: &str = "csrf";
+pub const KEY: &str = "csrf";
 
 /// The session's CSRF token, created on first use.
 pub fn token(session: &Session) -> Result<String, AppError> {

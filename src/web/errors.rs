@@ -17,6 +17,77 @@ pub struct ErrorPage<'a> {
     /// Offer a "Try again" link to sign-in.
     pub try_again: bool,
     pub user: Option<SignedIn>,
+    /// A signed-in visitor's CSRF token: the page offers Sign out.
+    pub sign_out: Option<&'a str>,
+}
+
+/// What an error page said, kept on the response so that [`offer_sign_out`] can render it
+/// again with a Sign out button when the visitor turns out to be signed in.
+#[derive(Clone)]
+struct ErrorContent {
+    title: String,
+    message: String,
+    try_again: bool,
+}
+
+/// An error page (without the signed-in banner: the error may be about the session itself).
+pub fn error_page(status: StatusCode, title: &str, message: &str, try_again: bool) -> HttpResponse {
+    let mut resp = render(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            try_again,
+            user: None,
+            sign_out: None,
+        },
+    );
+    resp.extensions_mut().insert(ErrorContent {
+        title: title.to_string(),
+        message: message.to_string(),
+        try_again,
+    });
+    resp
+}
+
+/// The same error page with a Sign out button, when `res` is one and its visitor is signed
+/// in: every error page a signed-in user can reach lets them sign out.
+pub fn offer_sign_out<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>> {
+    use actix_session::SessionExt;
+    let content = res.response().extensions().get::<ErrorContent>().cloned();
+    let csrf = content.as_ref().and_then(|_| {
+        let session = res.request().get_session();
+        super::session::user_id(&session)?;
+        session.get::<String>(super::csrf::KEY).ok().flatten()
+    });
+    let (Some(content), Some(csrf)) = (content, csrf) else {
+        return res.map_into_left_body();
+    };
+    let status = res.status();
+    let headers = res.headers().clone();
+    res.map_body(|_, _| ())
+        .map_into_boxed_body()
+        .into_response({
+            let mut resp = render(
+                status,
+                &ErrorPage {
+                    title: &content.title,
+                    message: &content.message,
+                    try_again: content.try_again,
+                    user: None,
+                    sign_out: Some(&csrf),
+                },
+            );
+            for (name, value) in headers.iter() {
+                if name != actix_web::http::header::CONTENT_LENGTH {
+                    resp.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            resp
+        })
+        .map_into_right_body()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,32 +149,37 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let provider = super::page::provider();
         let (title, message) = match self {
             Self::SignInRequired => return see_other("/oauth2callback"),
-            Self::BadRequest(m) => ("That request could not be used", *m),
-            Self::Forbidden(m) => ("Not allowed", *m),
-            Self::NotFound => ("Page not found", "There is nothing at this address."),
+            Self::BadRequest(m) => ("That request could not be used".into(), m.to_string()),
+            Self::Forbidden(m) => ("Not allowed".into(), m.to_string()),
+            Self::NotFound => (
+                "Page not found".into(),
+                "There is nothing at this address.".into(),
+            ),
             Self::TooManyRequests { .. } => (
-                "Too many requests",
-                "Too many requests came from your address in a short time. Please wait a moment and try again.",
+                "Too many requests".into(),
+                "Too many requests came from your address in a short time. Please wait a moment and try again.".into(),
             ),
             Self::Unavailable(_) => (
-                "Temporarily unavailable",
-                "The service is busy or its database cannot be reached. Please try again in a moment.",
+                "Temporarily unavailable".into(),
+                "The service is busy or its database cannot be reached. Please try again in a moment.".into(),
             ),
             Self::Misconfigured(_) => (
-                "Temporarily unavailable",
-                "The service cannot read its stored data with its current configuration. The problem has been logged for the administrators; please try again later.",
+                "Temporarily unavailable".into(),
+                "The service cannot read its stored data with its current configuration. The problem has been logged for the administrators; please try again later.".into(),
             ),
             Self::Upstream(_) => (
-                "Google could not be reached",
-                "We could not talk to Google just now. Please try again in a moment.",
+                format!("{provider} could not be reached"),
+                format!("We could not talk to {provider} just now. Please try again in a moment."),
             ),
             Self::Unexpected(_) => (
-                "Something went wrong",
-                "An unexpected error happened on our side. It has been logged; please try again.",
+                "Something went wrong".into(),
+                "An unexpected error happened on our side. It has been logged; please try again.".into(),
             ),
         };
+        let (title, message): (String, String) = (title, message);
         match self {
             Self::SignInRequired => {}
             Self::BadRequest(_)
@@ -119,15 +195,7 @@ impl ResponseError for AppError {
                 tracing::error!(error = %self, cause = ?e, "request failed")
             }
         }
-        let mut resp = render(
-            self.status_code(),
-            &ErrorPage {
-                title,
-                message,
-                try_again: false,
-                user: None,
-            },
-        );
+        let mut resp = error_page(self.status_code(), &title, &message, false);
         if matches!(
             self,
             Self::Unavailable(_) | Self::Misconfigured(_) | Self::Upstream(_)

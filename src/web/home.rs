@@ -7,6 +7,7 @@ use askama::Template;
 
 use super::errors::AppError;
 use super::extract::{CurrentUser, MaybeUser};
+use super::grant::Feature;
 use super::page::{render, see_other, SignedIn};
 use super::paging::{Cursor, Requested};
 use super::State;
@@ -129,8 +130,11 @@ pub async fn index(
             Ok(render(StatusCode::OK, &home))
         }
         Err(CallError::Token(e)) => token_failure(e, &user),
+        Err(CallError::Google(GoogleError::ApiNotOffered | GoogleError::NotFound)) => {
+            Ok(super::gmail::not_offered(&user, Feature::Drive))
+        }
         Err(CallError::Google(GoogleError::BadRequest)) => Err(AppError::BadRequest(
-            "Google did not accept this page link (it may be too old). Start again from the first page.",
+            "This page link was not accepted (it may be too old). Start again from the first page.",
         )),
         Err(CallError::Google(e)) => Err(e.into()),
     }

@@ -9,10 +9,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-use super::errors::{AppError, ErrorPage};
+use super::errors::{self, AppError};
 use super::extract;
 use super::grant::{self, Feature};
-use super::page::{render, see_other, SignedIn};
+use super::page::{provider, render, see_other, SignedIn};
 use super::pending::PendingSignIn;
 use super::ratelimit::{Allowance, SignIn};
 use super::session::{self, USER_ID_KEY};
@@ -33,16 +33,9 @@ pub struct CallbackQuery {
     iss: Option<String>,
 }
 
+/// A sign-in error page, offering to try again.
 fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    render(
-        status,
-        &ErrorPage {
-            title,
-            message,
-            try_again: true,
-            user: None,
-        },
-    )
+    errors::error_page(status, title, message, true)
 }
 
 pub async fn callback(
@@ -142,7 +135,7 @@ async fn complete(
             return Ok(error_page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in expired",
-                "Google did not accept this sign-in (it may have expired or been used already). Nothing was stored. Please sign in again.",
+                &format!("{} did not accept this sign-in (it may have expired or been used already). Nothing was stored. Please sign in again.", provider()),
             ));
         }
         Err(GoogleError::InvalidIdToken(why)) => {
@@ -150,7 +143,7 @@ async fn complete(
             return Ok(error_page(
                 StatusCode::BAD_GATEWAY,
                 "Sign-in could not be verified",
-                "The identity answer from Google failed our checks, so we did not sign you in. Please try again.",
+                &format!("The identity answer from {} failed our checks, so we did not sign you in. Please try again.", provider()),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -301,9 +294,15 @@ fn provider_error(error: &str) -> HttpResponse {
         "provider returned an error"
     );
     let message = if known {
-        format!("Google reported “{error}”. Nothing was stored. You can try again.")
+        format!(
+            "{} reported “{error}”. Nothing was stored. You can try again.",
+            provider()
+        )
     } else {
-        "Google reported an error. Nothing was stored. You can try again.".to_string()
+        format!(
+            "{} reported an error. Nothing was stored. You can try again.",
+            provider()
+        )
     };
     error_page(
         StatusCode::BAD_REQUEST,

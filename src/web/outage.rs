@@ -18,7 +18,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage, HttpRequest};
 use futures_util::future::Either;
 
-use super::errors::{database_outage, session_store_failure};
+use super::errors::{database_outage, offer_sign_out, session_store_failure};
 use crate::store::sessions::DB_UNAVAILABLE_KEY;
 
 /// Where [`on_load`] leaves the request for [`on_save`].
@@ -29,7 +29,7 @@ struct RequestSlot(Rc<RefCell<Option<HttpRequest>>>);
 pub fn on_load<S, B>(
     req: ServiceRequest,
     srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<EitherBody<B>>, Error>>
+) -> impl Future<Output = Result<ServiceResponse<EitherBody<EitherBody<B>>>, Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     S::Future: 'static,
@@ -46,7 +46,7 @@ where
         if let Some(slot) = res.request().extensions().get::<RequestSlot>() {
             slot.0.replace(Some(res.request().clone()));
         }
-        Ok(res.map_into_left_body())
+        Ok(offer_sign_out(res).map_into_left_body())
     })
 }
 

@@ -16,6 +16,22 @@ pub struct SignedIn {
     pub is_admin: bool,
 }
 
+thread_local! {
+    /// The provider's name on this thread's pages: each actix worker thread serves one app,
+    /// whose factory sets it ([`set_provider_name`]).
+    static PROVIDER: std::cell::RefCell<String> = std::cell::RefCell::new("Google".into());
+}
+
+/// Names the provider on the pages this worker thread renders (`PROVIDER_NAME`).
+pub fn set_provider_name(name: &str) {
+    PROVIDER.with(|p| name.clone_into(&mut p.borrow_mut()));
+}
+
+/// The provider as pages name it ("Google" unless configured otherwise).
+pub fn provider() -> String {
+    PROVIDER.with(|p| p.borrow().clone())
+}
+
 /// Renders a template with a status; a template failure becomes a plain 500.
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {

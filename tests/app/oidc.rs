@@ -93,3 +93,82 @@ on_both_backends! {
         assert_eq!(app.get_url(&genuine).await.status(), StatusCode::SEE_OTHER);
     }
 }
+
+on_both_backends! {
+    async fn an_api_the_provider_does_not_offer_gets_a_plain_page_not_try_again(app) {
+        app.sign_in(ALICE).await;
+        let faults = [
+            json!({"endpoint": "drive", "count": 1, "status": 403, "reason": "accessNotConfigured"}),
+            json!({"endpoint": "drive", "count": 1, "status": 404}),
+        ];
+        for fault in faults {
+            app.emu_post("/emulator/faults", fault.clone()).await;
+            let page = app.get("/").await;
+            assert_eq!(page.status(), StatusCode::OK, "{fault}");
+            let body = page.text().await.unwrap();
+            assert!(body.contains("Drive is not available"), "{fault}: {body}");
+            assert!(body.contains("Google does not offer the Drive API to this app"), "{body}");
+            assert!(!body.contains("could not be reached"), "{body}");
+            assert!(body.contains("data-testid=\"sign-out\""), "a signed-in page: {body}");
+        }
+        assert_eq!(app.credential(ALICE), ("active".into(), true, true), "nothing dropped");
+    }
+
+    async fn error_pages_offer_sign_out_to_signed_in_visitors_only(app) {
+        let anonymous = app.get("/no/such/page").await.text().await.unwrap();
+        assert!(!anonymous.contains("error-sign-out"), "{anonymous}");
+        app.sign_in(ALICE).await;
+        for path in ["/no/such/page", "/?page=abc", "/admin/users"] {
+            let page = app.get(path).await;
+            assert!(page.status().is_client_error(), "{path}: {}", page.status());
+            let body = page.text().await.unwrap();
+            assert!(body.contains("data-testid=\"error-sign-out\""), "{path}: {body}");
+        }
+        let body = app.get("/no/such/page").await.text().await.unwrap();
+        let csrf = crate::admin::csrf_in(&body);
+        let out = app.client.post(format!("{}/logout", app.addr)).form(&[("csrf", csrf)]).send().await.unwrap();
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.count_rows("sessions"), 0, "signed out from the error page");
+    }
+
+    async fn without_a_refresh_token_the_access_token_serves_until_it_expires(app) {
+        app.sign_in(ALICE).await;
+        let soon = (chrono::Utc::now().naive_utc() + chrono::Duration::seconds(30))
+            .format("%Y-%m-%d %H:%M:%S%.6f");
+        app.sql(&format!(
+            "UPDATE credentials SET refresh_token = NULL, access_expires_at = '{soon}'"
+        ));
+        let page = app.get("/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let body = page.text().await.unwrap();
+        assert_eq!(body.matches("data-testid=\"file\"").count(), 25, "{body}");
+        assert!(body.contains("Background access needs your consent"), "{body}");
+        assert!(!body.contains("did not give"), "no blame: {body}");
+        assert_eq!(app.credential(ALICE), ("active".into(), false, true), "kept, not deleted");
+        // Once it has expired, the page asks for consent.
+        app.sql("UPDATE credentials SET access_expires_at = '2000-01-01 00:00:00'");
+        let body = app.get("/").await.text().await.unwrap();
+        assert!(body.contains("We need your permission again"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_name_the_configured_provider() {
+    let app = TestApp::spawn_on_with(
+        crate::helpers::Backend::Sqlite,
+        &[("PROVIDER_NAME", "Example ID")],
+    )
+    .await
+    .unwrap();
+    let landing = app.get("/").await.text().await.unwrap();
+    assert!(landing.contains("Sign in with Example ID"), "{landing}");
+    assert!(!landing.contains("Google"), "{landing}");
+    app.sign_in(ALICE).await;
+    app.emu_post(
+        "/emulator/faults",
+        json!({"endpoint": "drive", "count": 3, "status": 503}),
+    )
+    .await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(page.contains("Example ID could not be reached"), "{page}");
+}

@@ -148,6 +148,11 @@ impl Vault {
             return Ok(access);
         }
         let Some(sealed_refresh) = cred.refresh_token.clone() else {
+            // Nothing to refresh with: the access token serves until it really expires (the
+            // margin is for refreshing ahead of time, which is not possible here).
+            if let Some(access) = self.usable_for(user, &cred, failed, chrono::Duration::zero()) {
+                return Ok(access);
+            }
             tracing::warn!(user_id = %user, "no refresh token stored; consent is needed again");
             return self
                 .needs_consent(user, &cred, "no refresh token is stored")

@@ -429,6 +429,7 @@ pub struct ServerGrant {
 fn profile_of(claims: &CoreIdTokenClaims) -> Option<Profile> {
     let email = claims.email()?.as_str().to_string();
     Some(Profile {
+        issuer: claims.issuer().as_str().to_string(),
         sub: claims.subject().as_str().to_string(),
         name: claims
             .name()
@@ -502,6 +503,7 @@ impl OAuth {
             _ => false,
         };
         Ok(Profile {
+            issuer: claims.issuer().as_str().to_string(),
             sub: info.sub,
             name: info.name.unwrap_or_else(|| email.clone()),
             email_verified,

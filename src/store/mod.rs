@@ -152,9 +152,34 @@ impl Db {
         let mut conn = self.conn().map_err(anyhow::Error::from)?;
         let applied = match &mut *conn {
             // Processes starting together take turns: one exclusive transaction around all.
-            AnyConnection::Sqlite(c) => c.exclusive_transaction(|c| {
-                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
-            }),
+            // Foreign keys are off meanwhile (SQLite allows switching them only outside a
+            // transaction), so that a migration rebuilding a table (SQLite cannot drop a
+            // constraint) neither cascades deletes nor rewrites other tables' references;
+            // the references are checked before committing and the pragma restored after.
+            AnyConnection::Sqlite(c) => {
+                c.batch_execute("PRAGMA foreign_keys = OFF")?;
+                let result = c.exclusive_transaction(|c| {
+                    let applied = c.run_pending_migrations(SQLITE_MIGRATIONS)?.len();
+                    #[derive(diesel::QueryableByName)]
+                    struct Violation {
+                        #[diesel(sql_type = diesel::sql_types::Text)]
+                        #[allow(dead_code)]
+                        table: String,
+                    }
+                    let broken = diesel::sql_query("PRAGMA foreign_key_check")
+                        .load::<Violation>(c)?
+                        .len();
+                    if broken > 0 {
+                        return Err(format!(
+                            "{broken} rows would break foreign keys after migrating"
+                        )
+                        .into());
+                    }
+                    Ok(applied)
+                });
+                c.batch_execute("PRAGMA foreign_keys = ON")?;
+                result
+            }
             AnyConnection::Postgresql(c) => {
                 // Instances starting together take turns (a session-level advisory lock).
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;

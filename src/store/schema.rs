@@ -12,6 +12,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        issuer -> Text,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct User {
     pub last_seen_at: chrono::NaiveDateTime,
     /// Blocked by an admin: sign-in is refused until they are unblocked.
     pub disabled_at: Option<chrono::NaiveDateTime>,
+    /// The OpenID issuer that vouches for `google_sub` ('' for rows from before it was kept).
+    pub issuer: String,
 }
 
 impl User {
@@ -42,6 +44,8 @@ impl User {
 /// What the verified ID token says about the person.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// The issuer that vouched for `sub`: users are keyed by both.
+    pub issuer: String,
     pub sub: String,
     pub email: String,
     pub email_verified: bool,
@@ -49,12 +53,17 @@ pub struct Profile {
     pub picture: Option<String>,
 }
 
-/// Creates the user for `profile.sub` or refreshes their profile (and last seen).
+/// Creates the user for (`profile.issuer`, `profile.sub`) or refreshes their profile (and last
+/// seen). A row from before issuers were kept (issuer '') is adopted by its first sign-in.
 pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<User> {
     super::upsert(conn, |conn| {
         let t = now();
-        let updated = diesel::update(users::table.filter(users::google_sub.eq(&profile.sub)))
+        let this_user = users::google_sub
+            .eq(&profile.sub)
+            .and(users::issuer.eq(&profile.issuer).or(users::issuer.eq("")));
+        let updated = diesel::update(users::table.filter(this_user))
             .set((
+                users::issuer.eq(&profile.issuer),
                 users::email.eq(&profile.email),
                 users::email_verified.eq(profile.email_verified),
                 users::name.eq(&profile.name),
@@ -65,6 +74,7 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<Use
         if updated == 0 {
             diesel::insert_into(users::table)
                 .values((
+                    users::issuer.eq(&profile.issuer),
                     users::google_sub.eq(&profile.sub),
                     users::email.eq(&profile.email),
                     users::email_verified.eq(profile.email_verified),
@@ -77,6 +87,7 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<Use
         }
         users::table
             .filter(users::google_sub.eq(&profile.sub))
+            .filter(users::issuer.eq(&profile.issuer))
             .select(User::as_select())
             .first(conn)
     })

@@ -62,26 +62,6 @@ pub fn not_granted(user: &CurrentUser, feature: Feature) -> HttpResponse {
     )
 }
 
-/// The provider does not offer `feature`'s API to this app: say so plainly (nothing to retry).
-pub fn not_offered(user: &CurrentUser, feature: Feature) -> HttpResponse {
-    let provider = super::page::provider();
-    let title = format!("{} is not available", feature.label());
-    let message = format!(
-        "{provider} does not offer the {} API to this app (it may not be enabled for this app's project, or the provider has no such service). Trying again will not help; the administrators can enable it.",
-        feature.label()
-    );
-    render(
-        StatusCode::OK,
-        &super::errors::ErrorPage {
-            title: &title,
-            message: &message,
-            try_again: false,
-            user: Some(user.signed_in()),
-            sign_out: None,
-        },
-    )
-}
-
 pub async fn index(
     state: State,
     user: CurrentUser,
@@ -132,7 +112,7 @@ pub async fn index(
                 return Ok(not_granted(&user, Feature::Gmail))
             }
             Err(CallError::Google(GoogleError::ApiNotOffered | GoogleError::NotFound)) => {
-                return Ok(not_offered(&user, Feature::Gmail))
+                return Ok(grant::not_offered(&user, Feature::Gmail))
             }
             Err(CallError::Google(GoogleError::BadRequest)) => return Err(AppError::BadRequest(
                 "Gmail did not accept this search or page link. Start again from the first page.",

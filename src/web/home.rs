@@ -131,7 +131,7 @@ pub async fn index(
         }
         Err(CallError::Token(e)) => token_failure(e, &user),
         Err(CallError::Google(GoogleError::ApiNotOffered | GoogleError::NotFound)) => {
-            Ok(super::gmail::not_offered(&user, Feature::Drive))
+            Ok(super::grant::not_offered(&user, Feature::Drive))
         }
         Err(CallError::Google(GoogleError::BadRequest)) => Err(AppError::BadRequest(
             "This page link was not accepted (it may be too old). Start again from the first page.",

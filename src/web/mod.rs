@@ -20,6 +20,7 @@ pub mod pending;
 pub mod ratelimit;
 pub mod revocation;
 pub mod session;
+pub mod sign_out;
 pub mod telemetry;
 
 use std::sync::Arc;

@@ -18,7 +18,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage, HttpRequest};
 use futures_util::future::Either;
 
-use super::errors::{database_outage, offer_sign_out, session_store_failure};
+use super::errors::{database_outage, session_store_failure};
+use super::sign_out::offer_sign_out;
 use crate::store::sessions::DB_UNAVAILABLE_KEY;
 
 /// Where [`on_load`] leaves the request for [`on_save`].

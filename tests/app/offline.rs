@@ -115,7 +115,7 @@ on_both_backends! {
         app.sql("UPDATE credentials SET refresh_token = NULL");
         let home = app.get("/").await.text().await.unwrap();
         assert!(
-            home.contains("We need your permission again for background access"),
+            home.contains("Background access needs your consent"),
             "{home}"
         );
         assert!(home.contains("data-testid=\"grant-offline\""));

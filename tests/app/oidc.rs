@@ -172,3 +172,29 @@ async fn pages_name_the_configured_provider() {
     let page = app.get("/").await.text().await.unwrap();
     assert!(page.contains("Example ID could not be reached"), "{page}");
 }
+
+on_both_backends! {
+    async fn users_are_keyed_by_issuer_and_subject(app) {
+        app.sign_in(ALICE).await;
+        let issuer_of = |app: &TestApp| -> Vec<String> {
+            use diesel::prelude::*;
+            use offline_access::store::schema::users as u;
+            app.db
+                .run_blocking(|c| Ok(u::table.order(u::id).select(u::issuer).load::<String>(c)?))
+                .unwrap()
+        };
+        assert_eq!(issuer_of(&app), vec![app.emu.clone()]);
+        // A row from before issuers were kept is adopted by its next sign-in, not duplicated.
+        app.sql("UPDATE users SET issuer = ''");
+        app.sign_in(ALICE).await;
+        assert_eq!(issuer_of(&app), vec![app.emu.clone()]);
+        // The same subject vouched for by another issuer is another person.
+        app.sql("UPDATE users SET issuer = 'https://other-provider.example'");
+        app.sign_in(ALICE).await;
+        assert_eq!(
+            issuer_of(&app),
+            ["https://other-provider.example".to_string(), app.emu.clone()]
+        );
+        assert_eq!(app.count_rows("users"), 2);
+    }
+}

@@ -28,8 +28,12 @@ type Client = CoreClient<
     EndpointMaybeSet,
 >;
 
-/// How long discovery (and the keys it fetched) is trusted before it is fetched again.
+/// How long discovery (and the keys it fetched) is trusted at most before it is fetched again;
+/// sooner when the key set's `Cache-Control: max-age` says so.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// The shortest time keys are kept, whatever `Cache-Control` says, and the least time between
+/// two fetches caused by an ID token naming a key we do not know (anyone can send one).
+const MIN_KEYS_TTL: Duration = Duration::from_secs(60);
 
 /// What the authorization redirect needs remembered in the session.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -71,7 +75,10 @@ pub struct OAuth {
 struct Provider {
     issuer: url::Url,
     http: reqwest::Client,
+    /// The provider as last discovered, and until when it is trusted.
     discovered: RwLock<Option<(Instant, Arc<Discovered>)>>,
+    /// When an unknown key last made us fetch the keys again.
+    last_key_refetch: std::sync::Mutex<Option<Instant>>,
 }
 
 /// What discovery found: the OpenID metadata with the provider's keys, and the revocation
@@ -100,6 +107,7 @@ impl OAuth {
             issuer: config.issuer.clone(),
             http,
             discovered: RwLock::new(None),
+            last_key_refetch: std::sync::Mutex::new(None),
         });
         Self { config, provider }
     }
@@ -158,18 +166,19 @@ impl OAuth {
 }
 
 impl Provider {
-    /// The discovered provider, fetched again once [`DISCOVERY_TTL`] has passed. When fetching
-    /// again fails, the previous one is kept (with a warning) rather than failing every sign-in.
+    /// The discovered provider, fetched again once it expires ([`DISCOVERY_TTL`], or the keys'
+    /// `Cache-Control`). When fetching again fails, the previous one is kept (with a warning)
+    /// rather than failing every sign-in.
     async fn get(&self) -> Result<Arc<Discovered>, GoogleError> {
         let cached = self.discovered.read().await.clone();
-        if let Some((at, client)) = &cached {
-            if at.elapsed() < DISCOVERY_TTL {
+        if let Some((until, client)) = &cached {
+            if Instant::now() < *until {
                 return Ok(client.clone());
             }
         }
         match self.discover().await {
-            Ok(client) => {
-                *self.discovered.write().await = Some((Instant::now(), client.clone()));
+            Ok((client, until)) => {
+                *self.discovered.write().await = Some((until, client.clone()));
                 Ok(client)
             }
             Err(e) => match cached {
@@ -182,13 +191,32 @@ impl Provider {
         }
     }
 
+    /// Fetches discovery and keys again because an ID token names a key we do not know (the
+    /// provider may have rotated its keys) — at most once a [`MIN_KEYS_TTL`]: otherwise the
+    /// cached provider, whose keys will refuse the token.
     async fn rediscover(&self) -> Result<Arc<Discovered>, GoogleError> {
-        let client = self.discover().await?;
-        *self.discovered.write().await = Some((Instant::now(), client.clone()));
+        let due = {
+            let mut last = self
+                .last_key_refetch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|at| at.elapsed() >= MIN_KEYS_TTL);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if !due {
+            tracing::warn!("an ID token names an unknown key; keys were fetched moments ago");
+            return self.get().await;
+        }
+        let (client, until) = self.discover().await?;
+        *self.discovered.write().await = Some((until, client.clone()));
         Ok(client)
     }
 
-    async fn discover(&self) -> Result<Arc<Discovered>, GoogleError> {
+    /// Fetches the discovery document and the keys; returns them with until when to trust them.
+    async fn discover(&self) -> Result<(Arc<Discovered>, Instant), GoogleError> {
         let unavailable =
             |e: anyhow::Error| GoogleError::Unavailable(e.context("discovery failed"));
         let issuer = IssuerUrl::new(self.issuer.as_str().trim_end_matches('/').to_string())
@@ -225,15 +253,43 @@ impl Provider {
             authorization_response_iss_parameter_supported: bool,
         }
         let extra: Extra = serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))?;
-        let jwks = openidconnect::JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+        let keys = self
+            .http
+            .get(metadata.jwks_uri().url().clone())
+            .header("Accept", "application/json")
+            .send()
             .await
+            .and_then(|r| r.error_for_status())
             .map_err(|e| unavailable(anyhow::anyhow!("fetching the provider's keys: {e}")))?;
-        Ok(Arc::new(Discovered {
-            metadata: metadata.set_jwks(jwks),
-            revocation_endpoint: extra.revocation_endpoint,
-            iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
-        }))
+        let ttl = max_age(keys.headers())
+            .unwrap_or(DISCOVERY_TTL)
+            .clamp(MIN_KEYS_TTL, DISCOVERY_TTL);
+        let body = keys
+            .bytes()
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("reading the provider's keys: {e}")))?;
+        let jwks: openidconnect::core::CoreJsonWebKeySet = serde_json::from_slice(&body)
+            .map_err(|e| unavailable(anyhow::anyhow!("the provider's keys: {e}")))?;
+        Ok((
+            Arc::new(Discovered {
+                metadata: metadata.set_jwks(jwks),
+                revocation_endpoint: extra.revocation_endpoint,
+                iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
+            }),
+            Instant::now() + ttl,
+        ))
     }
+}
+
+/// The `max-age` of a `Cache-Control` header.
+fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get_all(reqwest::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|d| d.trim().strip_prefix("max-age=")?.trim().parse().ok())
+        .map(Duration::from_secs)
 }
 
 impl OAuth {
@@ -689,5 +745,25 @@ fn token_error<RE: std::error::Error + Send + Sync + 'static>(
             GoogleError::InvalidIdToken("the ID token is malformed".into())
         }
         other => GoogleError::Unavailable(anyhow::anyhow!("token request failed: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keys_max_age_is_read_from_cache_control() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(max_age(&headers), None);
+        headers.insert(
+            reqwest::header::CACHE_CONTROL,
+            "public, max-age=19800, must-revalidate, no-transform"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(19800)));
+        headers.insert(reqwest::header::CACHE_CONTROL, "no-cache".parse().unwrap());
+        assert_eq!(max_age(&headers), None);
     }
 }

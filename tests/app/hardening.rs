@@ -326,3 +326,22 @@ async fn a_provider_that_hangs_gets_a_503_within_the_timeout() {
         "the next view works"
     );
 }
+
+on_both_backends! {
+    async fn an_unknown_signing_key_fetches_the_keys_again_at_most_once_a_minute(app) {
+        assert_eq!(app.sign_in(ALICE).await.status(), StatusCode::SEE_OTHER);
+        let certs = || app.emu_count("GET /oauth2/v3/certs");
+        assert_eq!(certs().await, 1, "keys fetched with discovery, then cached");
+        app.sign_in(ALICE).await;
+        assert_eq!(certs().await, 1);
+        for _ in 0..3 {
+            app.emu_post(
+                "/emulator/faults",
+                serde_json::json!({"id_token": "unknown_kid", "count": 1}),
+            )
+            .await;
+            assert_eq!(app.sign_in(ALICE).await.status(), StatusCode::BAD_GATEWAY);
+        }
+        assert_eq!(certs().await, 2, "one fetch for the unknown key, not one per token");
+    }
+}

@@ -345,3 +345,17 @@ on_both_backends! {
         assert_eq!(certs().await, 2, "one fetch for the unknown key, not one per token");
     }
 }
+
+on_both_backends! {
+    async fn where_a_sign_in_returns_is_never_taken_from_the_request(app) {
+        // Only named features can be asked for; their return paths are our own, so no
+        // parameter can send the browser elsewhere after signing in.
+        for grant in ["evil", "https://attacker.example", "//attacker.example", "gmail%0d%0a"] {
+            let resp = app.get(&format!("/oauth2callback?grant={grant}")).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{grant}");
+            assert!(resp.headers().get("location").is_none(), "{grant}");
+        }
+        let done = app.sign_in(ALICE).await;
+        assert_eq!(location(&done), "/");
+    }
+}

@@ -1,12 +1,11 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(offline_access::web::telemetry::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_target(false)
         // Colour codes only where a terminal shows them, not in files or journald.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -24,7 +24,7 @@ use crate::store::{DatabaseSettings, Db};
 use crate::sync::{Syncer, Target};
 use crate::vault::Vault;
 use crate::web::authcode::MobileClients;
-use crate::web::errors::bad_input;
+use crate::web::errors::{bad_input, bad_path};
 use crate::web::ratelimit::{Limits, RateLimiter};
 use crate::web::{self as routes, AppState};
 
@@ -283,11 +283,13 @@ fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<S
             .wrap_fn(crate::web::outage::on_load)
             .wrap(sessions)
             .wrap_fn(crate::web::outage::on_save)
+            .wrap_fn(crate::web::admission::check)
             .wrap(crate::web::headers::security_headers(https))
             .wrap(TracingLogger::<crate::web::telemetry::SafeRootSpan>::new())
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
             .app_data(web::FormConfig::default().error_handler(|e, _| bad_input(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| bad_path(e)))
             .service(routes::at("/static/app.css", routes::GET).route(routes::get().to(stylesheet)))
             .configure(routes::routes)
             .default_service(web::to(not_found))

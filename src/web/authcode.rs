@@ -15,6 +15,8 @@ use crate::google::oauth::{self, OAuth};
 use crate::google::GoogleError;
 use crate::store::users;
 
+/// Where mobile apps send their codes.
+pub const PATH: &str = "/authcode";
 /// The largest body accepted.
 pub const MAX_BODY: usize = 8 * 1024;
 
@@ -105,6 +107,40 @@ impl Refusal {
         }
         response.json(serde_json::json!({"error": self.error, "message": self.message}))
     }
+}
+
+/// The answer while the database cannot be reached (also when the session store finds it so,
+/// before this handler runs): nothing was stored, and the app may try again shortly.
+const UNAVAILABLE: Refusal = Refusal {
+    retry_after: Some(5),
+    ..refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "The service is temporarily unavailable. Nothing was stored; try again shortly.",
+    )
+};
+
+/// [`UNAVAILABLE`], for the middleware that notices the outage first.
+pub fn unavailable() -> HttpResponse {
+    UNAVAILABLE.response()
+}
+
+/// A request refused before it was read (`status` 414, 431 or 411).
+pub fn refused(status: StatusCode) -> HttpResponse {
+    if status == StatusCode::LENGTH_REQUIRED {
+        return refuse(
+            status,
+            "length_required",
+            "Send the body with a Content-Length, not in chunks.",
+        )
+        .response();
+    }
+    refuse(
+        status,
+        "request_too_large",
+        "The request's address or headers are too large.",
+    )
+    .response()
 }
 
 const BAD_BODY: Refusal = refuse(
@@ -336,9 +372,5 @@ fn exchange_refusal(e: GoogleError) -> Refusal {
 
 fn database_refusal(e: &crate::store::DbError) -> Refusal {
     tracing::error!(error = %e, "POST /authcode: the database failed");
-    refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "The service is temporarily unavailable. Try again shortly.",
-    )
+    UNAVAILABLE
 }

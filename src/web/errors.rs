@@ -177,9 +177,17 @@ impl ResponseError for AppError {
 }
 
 /// Turns actix's own extractor errors (bad query strings, bad forms) into our error page.
+/// Logged as a warning, quoted (the message may hold input, control characters included).
 pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
-    tracing::warn!(error = %err, "malformed request");
+    tracing::warn!(error = ?err.to_string(), "malformed request");
     AppError::BadRequest("The request was malformed.").into()
+}
+
+/// A path whose parameter does not parse (`/admin/users/abc`): there is nothing at that
+/// address. actix's own answer would be a plain-text 404 that repeats the segment.
+pub fn bad_path(err: impl std::fmt::Display) -> actix_web::Error {
+    tracing::warn!(error = ?err.to_string(), "a path parameter that does not parse");
+    AppError::NotFound.into()
 }
 
 /// The 503 page for a database outage noticed by the session store.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admission;
 pub mod authcode;
 pub mod csrf;
 pub mod errors;
@@ -67,7 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(account::confirm))
                 .route(web::post().to(account::disconnect)),
         )
-        .service(at("/authcode", POST).route(web::post().to(authcode::exchange)))
+        .service(at(authcode::PATH, POST).route(web::post().to(authcode::exchange)))
         .service(at("/healthz", GET).route(get().to(health::healthz)))
         .configure(admin::routes);
 }

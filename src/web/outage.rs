@@ -1,5 +1,5 @@
 //! Database outages seen by the session store become the 503 page (with Retry-After and the
-//! security headers), never actix-session's bare 500.
+//! security headers; `POST /authcode` gets its JSON 503), never actix-session's bare 500.
 //!
 //! - On load, the store marks the session (in memory) and [`on_load`], just inside the session
 //!   middleware, answers 503 before any handler runs on an empty session.
@@ -18,6 +18,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage, HttpRequest};
 use futures_util::future::Either;
 
+use super::authcode;
 use super::errors::{database_outage, session_store_failure};
 use super::sign_out::offer_sign_out;
 use crate::store::sessions::DB_UNAVAILABLE_KEY;
@@ -37,7 +38,13 @@ where
     B: 'static,
 {
     if req.get_session().contains_key(DB_UNAVAILABLE_KEY) {
-        let res = req.into_response(database_outage());
+        // Mobile apps are answered in their JSON, everyone else with the page.
+        let answer = if req.path() == authcode::PATH {
+            authcode::unavailable()
+        } else {
+            database_outage()
+        };
+        let res = req.into_response(answer);
         return Either::Left(ready(Ok(res.map_into_right_body())));
     }
     let response = srv.call(req);

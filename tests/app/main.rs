@@ -4,6 +4,7 @@
 mod admin;
 mod architecture;
 mod authcode;
+mod bad_input;
 mod browser;
 #[path = "../support/chromium.rs"]
 mod chromium;
@@ -14,6 +15,7 @@ mod helpers;
 mod offline;
 mod oidc;
 mod pageview;
+mod properties;
 mod ratelimit;
 mod scaleout;
 mod signin;

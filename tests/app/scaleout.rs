@@ -7,6 +7,7 @@ use crate::helpers::{location, on_both_backends, TestApp};
 use crate::signin::ESCAPED_FILE;
 
 const ALICE: &str = "alice@example.test";
+const ADMIN: &str = "admin@example.test";
 
 fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
@@ -142,12 +143,149 @@ impl Relay {
     }
 }
 
+/// One request of each route family, as a browser, an admin, a mobile app or a load balancer
+/// sends it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Family {
+    /// A signed-in page view.
+    Home,
+    Gmail,
+    Account,
+    AdminUsers,
+    AdminUser,
+    AdminAudit,
+    /// `POST /admin/users/{id}/unblock` with the admin's CSRF token.
+    AdminPost,
+    /// A whole sign-in in a new browser: starting needs no database, completing does.
+    Callback,
+    /// `POST /authcode` with a fresh mobile code, from a client without cookies.
+    AuthCode,
+    /// `GET /healthz` without cookies, as a load balancer probes.
+    Healthz,
+}
+
+impl Family {
+    const ALL: [Family; 10] = [
+        Family::Home,
+        Family::Gmail,
+        Family::Account,
+        Family::AdminUsers,
+        Family::AdminUser,
+        Family::AdminAudit,
+        Family::AdminPost,
+        Family::Callback,
+        Family::AuthCode,
+        Family::Healthz,
+    ];
+
+    /// What it answers while the database is up.
+    fn up(self) -> StatusCode {
+        match self {
+            Family::Gmail => StatusCode::FOUND, // first visit: off to grant Gmail
+            Family::AdminPost | Family::Callback => StatusCode::SEE_OTHER,
+            _ => StatusCode::OK,
+        }
+    }
+}
+
+/// What the outage test's requests need: the admin's browser (`app.client`), alice's id and the
+/// admin's CSRF token.
+struct Outage<'a> {
+    app: &'a crate::helpers::TestApp,
+    alice: i64,
+    csrf: String,
+}
+
+impl Outage<'_> {
+    async fn send(&self, family: Family) -> reqwest::Response {
+        let app = self.app;
+        match family {
+            Family::Home => app.get("/").await,
+            Family::Gmail => app.get("/gmail").await,
+            Family::Account => app.get("/account").await,
+            Family::AdminUsers => app.get("/admin/users?q=alice").await,
+            Family::AdminUser => app.get(&format!("/admin/users/{}", self.alice)).await,
+            Family::AdminAudit => app.get("/admin/audit").await,
+            Family::AdminPost => app
+                .client
+                .post(format!("{}/admin/users/{}/unblock", app.addr, self.alice))
+                .form(&[("csrf", self.csrf.as_str())])
+                .send()
+                .await
+                .unwrap(),
+            Family::Callback => {
+                let (fresh, _) = app.browser();
+                let start = fresh
+                    .get(format!("{}/oauth2callback", app.addr))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    start.status(),
+                    StatusCode::FOUND,
+                    "starting needs no database"
+                );
+                let auth = url::Url::parse(location(&start)).unwrap();
+                let back = app.consent_with(&fresh, &auth, ALICE, "allow").await;
+                fresh.get(back.as_str()).send().await.unwrap()
+            }
+            Family::AuthCode => {
+                let minted = app
+                    .emu_post(
+                        "/emulator/mobile-sign-in",
+                        serde_json::json!({
+                            "account": ALICE,
+                            "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
+                            "server_client_id": crate::helpers::CLIENT_ID,
+                            "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"],
+                        }),
+                    )
+                    .await;
+                reqwest::Client::new()
+                    .post(format!("{}/authcode", app.addr))
+                    .header("X-Requested-With", "com.example.app")
+                    .form(&[("authCode", minted["server_auth_code"].as_str().unwrap())])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+            Family::Healthz => reqwest::get(format!("{}/healthz", app.addr)).await.unwrap(),
+        }
+    }
+}
+
+/// Checks the answer of `family` while the database is cut: a 503 that says when to retry,
+/// with the security headers, as the page, JSON or text that route speaks.
+async fn assert_unavailable(family: Family, resp: reqwest::Response) {
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{family:?}");
+    assert!(resp.headers().contains_key("retry-after"), "{family:?}");
+    assert_eq!(resp.headers()["x-frame-options"], "DENY", "{family:?}");
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let body = resp.text().await.unwrap();
+    match family {
+        Family::AuthCode => {
+            assert_eq!(content_type, "application/json", "{family:?}");
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["error"], "temporarily_unavailable", "{body}");
+            assert!(json["message"].is_string(), "{body}");
+        }
+        Family::Healthz => assert_eq!(body, "database unavailable"),
+        _ => {
+            assert!(content_type.starts_with("text/html"), "{family:?}");
+            assert!(
+                body.contains("Temporarily unavailable"),
+                "{family:?}: {body}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_database_is_a_503_page_and_recovery_needs_no_restart() {
-    let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
+async fn an_unreachable_database_is_a_503_on_every_route_and_recovery_needs_no_restart() {
+    if std::env::var("TEST_POSTGRES_URL").is_err() {
         eprintln!("not run: TEST_POSTGRES_URL is not set");
         return;
-    };
+    }
     let probe = TestApp::spawn_on(crate::helpers::Backend::Postgres)
         .await
         .unwrap();
@@ -161,74 +299,55 @@ async fn an_unreachable_database_is_a_503_page_and_recovery_needs_no_restart() {
     let mut through = real.clone();
     through.set_port(Some(relay.port)).unwrap();
     through.set_host(Some("127.0.0.1")).unwrap();
-    let _ = admin;
     let app = probe.with_database(through.to_string(), 1).await;
-    app.sign_in(ALICE).await;
-    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    app.sign_in_new_browser(&app.addr, ALICE).await;
+    assert_eq!(app.sign_in(ADMIN).await.status(), StatusCode::SEE_OTHER);
+    let home = app.get("/").await.text().await.unwrap();
+    let outage = Outage {
+        app: &app,
+        alice: app.user_id(ALICE).0,
+        csrf: csrf_of(&home),
+    };
+    // Every request is one the app serves while the database is there.
+    for family in Family::ALL {
+        let resp = outage.send(family).await;
+        assert_eq!(resp.status(), family.up(), "{family:?} before the outage");
+    }
 
     relay.cut();
     let started = std::time::Instant::now();
-    let down = app.get("/").await;
+    let down = outage.send(Family::Home).await;
     let waited = started.elapsed();
-    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(down.headers().contains_key("retry-after"));
-    assert_eq!(
-        down.headers()["x-frame-options"],
-        "DENY",
-        "security headers too"
-    );
-    assert!(down
-        .text()
-        .await
-        .unwrap()
-        .contains("Temporarily unavailable"));
+    assert_unavailable(Family::Home, down).await;
     assert!(
         waited < std::time::Duration::from_secs(5),
         "answered within the timeout: {waited:?}"
     );
-    assert_eq!(
-        app.get("/healthz").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-
-    // A visitor starting to sign in needs no database (the pending sign-in is a sealed
-    // cookie); completing it does, and gets the 503 page, not a bare 500.
-    let (fresh, _) = app.browser();
-    let start = fresh
-        .get(format!("{}/oauth2callback", app.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), StatusCode::FOUND);
-    let auth = url::Url::parse(location(&start)).unwrap();
-    let back = app.consent_with(&fresh, &auth, ALICE, "allow").await;
-    let done = fresh.get(back.as_str()).send().await.unwrap();
-    assert_eq!(done.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(done.headers().contains_key("retry-after"));
-    assert_eq!(done.headers()["x-frame-options"], "DENY");
-    assert!(done
-        .text()
-        .await
-        .unwrap()
-        .contains("Temporarily unavailable"));
+    for family in Family::ALL {
+        assert_unavailable(family, outage.send(family).await).await;
+    }
 
     relay.restore();
     let mut recovered = false;
     for _ in 0..50 {
-        if app.get("/").await.status() == StatusCode::OK {
+        if outage.send(Family::Healthz).await.status() == StatusCode::OK {
             recovered = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(recovered, "serves again without a restart");
+    assert!(recovered, "healthy again without a restart");
+    for family in Family::ALL {
+        let resp = outage.send(family).await;
+        assert_eq!(resp.status(), family.up(), "{family:?} after the outage");
+    }
     assert!(app
         .get("/")
         .await
         .text()
         .await
         .unwrap()
-        .contains("Alice Example"));
+        .contains("Ada Admin"));
 }
 
 on_both_backends! {

@@ -44,9 +44,9 @@ class Browser:
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         try:
             with self.opener.open(req, timeout=30) as resp:
-                return resp.status, dict(resp.headers), resp.read().decode("utf-8", "replace")
+                return resp.status, resp.headers, resp.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
+            return e.code, e.headers, e.read().decode("utf-8", "replace")
 
     def get(self, url):
         return self.request("GET", url)
@@ -59,8 +59,12 @@ class Browser:
 
 
 def hidden(html, name):
-    m = re.search(r'name="%s" value="([^"]*)"' % re.escape(name), html)
-    return m.group(1) if m else None
+    """The value of the first input named `name` (its other attributes in any order)."""
+    for tag in re.findall(r"<input[^>]*>", html):
+        if f'name="{name}"' in tag:
+            m = re.search(r'value="([^"]*)"', tag)
+            return m.group(1) if m else None
+    return None
 
 
 class Soak:
@@ -93,7 +97,7 @@ class Soak:
     def consent(self, browser, auth_url, account):
         status, headers, html = browser.get(auth_url)
         if 300 <= status < 400:
-            return headers["Location"]
+            return headers.get("Location")
         token = hidden(html, "csrf_token")
         if status != 200 or token is None:
             raise RuntimeError(f"consent page answered {status}")
@@ -105,14 +109,14 @@ class Soak:
         status, headers, _ = browser.post_form(self.emu + path, form)
         if not 300 <= status < 400:
             raise RuntimeError(f"consent POST answered {status}")
-        return headers["Location"]
+        return headers.get("Location")
 
     def sign_in(self, account):
         """A whole sign-in in a new browser; returns it signed in."""
         b = Browser()
         status, headers, _ = b.get(self.app + "/oauth2callback")
         self.count("sign-in start", status)
-        back = self.consent(b, headers["Location"], account)
+        back = self.consent(b, headers.get("Location"), account)
         status, _, _ = b.get(back)
         self.count("callback", status)
         if status != 303:
@@ -120,10 +124,16 @@ class Soak:
         return b
 
     def grant_gmail(self, b, account):
-        status, headers, _ = b.get(self.app + "/gmail")
-        if status == 302:
-            back = self.consent(b, headers["Location"], account)
-            status, _, _ = b.get(back)
+        """Opens /gmail and follows it through the grant: /oauth2callback?grant=gmail, the
+        consent screen, and the callback."""
+        url = self.app + "/gmail"
+        for _ in range(5):
+            status, headers, _ = b.get(url)
+            if status not in (302, 303):
+                break
+            url = urllib.parse.urljoin(url, headers.get("Location"))
+            if url.startswith(self.emu):
+                url = self.consent(b, url, account)
         self.count("gmail grant", status)
 
     # One step of each kind.

@@ -1,9 +1,10 @@
 //! Command line: `serve` (the default), `emulator`, `migrate`, `sync`, `admin`.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigError, Settings};
-use crate::emulator::EmulatorArgs;
+use google_emulator::EmulatorArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,7 +104,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Emulator(args) => Ok(crate::emulator::run_cli(args).await?),
+        Command::Emulator(args) => {
+            Ok(google_emulator::run_cli(args, &mut std::io::stdout()).await?)
+        }
         Command::Admin { action } => admin(action).await,
         Command::Migrate => {
             let settings = Settings::from_env()?;
@@ -126,7 +129,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         "offline-access is listening on {origin}/ (port {})",
         running.port
     );
-    match &running.emulator_url {
+    match running.emulator.as_ref().map(|e| &e.url) {
         Some(url) => {
             println!("EMULATOR MODE: no GOOGLE_CLIENT_SECRET_FILE is set, so Google is emulated at {url}/");
             println!("Open {origin}/ and sign in as alice@example.test, bob@example.test or admin@example.test (no password).");
@@ -134,6 +137,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         None => println!("Using the configured Google client; open {origin}/ to sign in."),
     }
     running.server.await.map_err(anyhow::Error::from)?;
+    // The emulator's state, as it is at shutdown (changes are also saved as they happen).
+    if let Some(emulator) = &running.emulator {
+        emulator
+            .save()
+            .context("cannot write the emulator state at shutdown")?;
+    }
     Ok(())
 }
 

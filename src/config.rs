@@ -34,8 +34,12 @@ fn bad(msg: impl Into<String>) -> ConfigError {
 /// Where the app's OAuth client and Google's endpoints come from.
 #[derive(Debug, Clone)]
 pub enum GoogleSource {
-    /// No client secret configured: run the emulator in-process on this address.
-    Emulator { bind: String },
+    /// No client secret configured: run the emulator in-process on this address, keeping its
+    /// state in `state` across restarts (`None`: in memory only).
+    Emulator {
+        bind: String,
+        state: Option<std::path::PathBuf>,
+    },
     /// A real provider: a downloaded client secret plus the issuer to discover.
     Provider {
         client: Box<ClientSecret>,
@@ -197,6 +201,12 @@ impl Settings {
             }
             None => GoogleSource::Emulator {
                 bind: get("EMULATOR_BIND").unwrap_or_else(|| "127.0.0.1:8081".into()),
+                // Empty: in memory only.
+                state: match get("EMULATOR_STATE_FILE") {
+                    None => Some("data/emulator-state.json".into()),
+                    Some(p) if p.trim().is_empty() => None,
+                    Some(p) => Some(p.into()),
+                },
             },
             Some(path) => {
                 let json = std::fs::read_to_string(&path).map_err(|e| {

@@ -4,7 +4,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod emulator;
 pub mod google;
 pub mod secret;
 pub mod startup;

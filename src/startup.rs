@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{ClientSecret, GoogleSource, Settings};
-use crate::emulator::{self, ClientKind, ClientRegistration};
 use crate::google::drive::Drive;
 use crate::google::gmail::Gmail;
 use crate::google::oauth::OAuth;
@@ -27,6 +26,7 @@ use crate::web::authcode::MobileClients;
 use crate::web::errors::{bad_input, bad_path};
 use crate::web::ratelimit::{Limits, RateLimiter};
 use crate::web::{self as routes, AppState};
+use google_emulator::{self as emulator, ClientKind, ClientRegistration};
 
 /// Client id the in-process emulator registers for the app.
 pub const EMULATOR_CLIENT_ID: &str = "offline-access-dev.apps.googleusercontent.com";
@@ -35,8 +35,8 @@ pub const EMULATOR_CLIENT_ID: &str = "offline-access-dev.apps.googleusercontent.
 pub struct Running {
     pub server: Server,
     pub port: u16,
-    /// Origin of the in-process emulator, in the default mode.
-    pub emulator_url: Option<String>,
+    /// The in-process emulator, in the default mode (its `url` is its origin).
+    pub emulator: Option<emulator::Emulator>,
     /// The app's database pool (tests read and write rows through it).
     pub db: Db,
 }
@@ -45,14 +45,26 @@ pub struct Running {
 pub fn resolve_google(
     settings: &Settings,
     keys: &Keys,
-) -> anyhow::Result<(GoogleConfig, Option<(String, Server)>)> {
+) -> anyhow::Result<(GoogleConfig, Option<(emulator::Emulator, Server)>)> {
     match &settings.google {
         GoogleSource::Provider { .. } => Ok((background_google(settings, keys)?, None)),
-        GoogleSource::Emulator { bind } => {
+        GoogleSource::Emulator { bind, state } => {
             let listener = TcpListener::bind(bind).with_context(|| {
                 format!("cannot listen on EMULATOR_BIND={bind} (is another copy running?)")
             })?;
-            let (emu, server) = emulator::start(listener, emulator::Options::default())?;
+            let options = emulator::Options {
+                state_file: state.clone(),
+                ..emulator::Options::default()
+            };
+            let (emu, server) = emulator::start(listener, options).map_err(|e| {
+                match e.downcast::<emulator::StateFileError>() {
+                    Ok(e) => anyhow::anyhow!(
+                        "{e}; move it away (or delete it) to start the emulator afresh from its \
+                         seed, or set EMULATOR_STATE_FILE to another file"
+                    ),
+                    Err(e) => e,
+                }
+            })?;
             emu.register_client(ClientRegistration {
                 client_id: EMULATOR_CLIENT_ID.into(),
                 client_secret: keys.emulator_client_secret.clone(),
@@ -73,10 +85,7 @@ pub fn resolve_google(
                 });
             }
             let origin = url::Url::parse(&emu.url).context("emulator URL")?;
-            Ok((
-                emulated(settings, keys, origin),
-                Some((emu.url.clone(), server)),
-            ))
+            Ok((emulated(settings, keys, origin), Some((emu, server))))
         }
     }
 }
@@ -96,7 +105,7 @@ pub fn background_google(settings: &Settings, keys: &Keys) -> anyhow::Result<Goo
             issuer.clone(),
             api_base.clone(),
         )),
-        GoogleSource::Emulator { bind } => {
+        GoogleSource::Emulator { bind, .. } => {
             // The origin the in-process emulator announces for this bind.
             let origin = emulator::announced_origin_of(bind)
                 .and_then(|o| Ok(url::Url::parse(&o)?))
@@ -183,15 +192,15 @@ pub async fn start_on(
 ) -> anyhow::Result<Running> {
     let keys = Keys::derive(&settings.secret_key);
     let (google, emulator) = resolve_google(&settings, &keys)?;
-    let emulator_url = match emulator {
-        Some((url, server)) => {
+    let emulator = match emulator {
+        Some((emu, server)) => {
             tokio::spawn(server);
             settings.demo_hint = Some(
                 "Development mode: Google is emulated on this machine. Sign in as \
                  alice@example.test (or bob@example.test, admin@example.test); no password is needed."
                     .into(),
             );
-            Some(url)
+            Some(emu)
         }
         None => None,
     };
@@ -235,7 +244,7 @@ pub async fn start_on(
     Ok(Running {
         server,
         port,
-        emulator_url,
+        emulator,
         db,
     })
 }

@@ -7,11 +7,11 @@ mod emulator_support;
 mod profile;
 #[path = "emulator/safety.rs"]
 mod safety;
+#[path = "emulator/state.rs"]
+mod state;
 
 use emulator_support::*;
-use offline_access::emulator::{
-    client_secret_json, ClientKind, ClientRegistration, Options, Profile,
-};
+use google_emulator::{client_secret_json, ClientKind, ClientRegistration, Options};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -1929,7 +1929,7 @@ async fn request_log_counts_without_secrets() {
 async fn controls_are_off_unless_loopback_or_flag() {
     let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (emu, server) = offline_access::emulator::start(listener, Options::default()).unwrap();
+    let (emu, server) = google_emulator::start(listener, Options::default()).unwrap();
     tokio::spawn(server);
     assert!(!emu.controls);
     let http = http_client(false);
@@ -1949,7 +1949,7 @@ async fn controls_are_off_unless_loopback_or_flag() {
     assert_eq!(res.status(), 200);
     let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (emu, server) = offline_access::emulator::start(
+    let (emu, server) = google_emulator::start(
         listener,
         Options {
             allow_controls: true,
@@ -2002,18 +2002,19 @@ async fn client_secret_file_and_seed_file() {
         "clients": [{"client_id": "seeded.apps.googleusercontent.com", "client_secret": "ss", "kind": "web", "redirect_uris": ["http://127.0.0.1:8080/cb"]}]
     }).to_string()).unwrap();
     let out = dir.path().join("client_secret.json");
-    offline_access::emulator::run_cli(offline_access::emulator::EmulatorArgs {
-        bind: "127.0.0.1:8081".into(),
-        seed: Some(seed.clone()),
-        issuer: None,
-        write_client_secret: Some(out.clone()),
-        allow_controls: false,
-        allowed_hosts: vec![],
-        profile: Profile::Google,
-        signing_key: None,
-    })
+    let mut said = Vec::new();
+    google_emulator::run_cli(
+        google_emulator::EmulatorArgs {
+            seed: Some(seed.clone()),
+            write_client_secret: Some(out.clone()),
+            ..google_emulator::EmulatorArgs::default()
+        },
+        &mut said,
+    )
     .await
     .unwrap();
+    let said = String::from_utf8(said).unwrap();
+    assert!(said.starts_with("Wrote "), "{said}");
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(
         written["web"]["client_id"],

@@ -55,7 +55,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _guard = Killed(child);
+    let guard = Killed(child);
     let banner: Vec<String> = tokio::task::block_in_place(|| {
         BufReader::new(stdout)
             .lines()
@@ -168,6 +168,97 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     for needle in ["ya29.", "1//", code.as_str(), secret.trim(), "GOCSPX-"] {
         assert!(!log.contains(needle), "{needle:?} appears in the log");
     }
+
+    // The emulator keeps its grants in data/emulator-state.json (owner only), so a restart of
+    // `cargo run` keeps everyone's background access: after it, with her access token
+    // expired, sync refreshes with the refresh token issued before the restart.
+    let state = dir.path().join("data/emulator-state.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    drop(guard); // killed: no shutdown, only what was written as it happened
+    let mut child = binary(dir.path())
+        .envs(env.clone())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("serve2.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _again = Killed(child);
+    // The whole banner is read (and the pipe kept open), as a terminal would.
+    let mut banner = BufReader::new(stdout).lines();
+    let first = tokio::task::block_in_place(|| banner.by_ref().take(3).last());
+    assert!(
+        matches!(&first, Some(Ok(l)) if l.contains("sign in as")),
+        "{first:?} {}",
+        std::fs::read_to_string(dir.path().join("serve2.log")).unwrap()
+    );
+    let expired = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
+        ))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
+            panic!("{e}: {log}")
+        });
+    assert_eq!(expired.status(), StatusCode::OK);
+    let out = tokio::task::block_in_place(|| {
+        binary(dir.path())
+            .envs(env.clone())
+            .args(["sync", "--all"])
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
+    let home = client.get(format!("{app}/")).send().await.unwrap();
+    let body = home.text().await.unwrap();
+    assert_eq!(body.matches("data-testid=\"file\"").count(), 25, "{body}");
+    let grants = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{emu_port}/emulator/requests"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        grants.contains("refresh_token"),
+        "the sync refreshed: {grants}"
+    );
+}
+
+#[test]
+fn a_corrupt_emulator_state_file_stops_the_start_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let state = dir.path().join("data/emulator-state.json");
+    std::fs::write(&state, "{\"format\": \"google-emulator-state\"").unwrap();
+    let out = binary(dir.path())
+        .env("APP_BASE_URL", format!("http://127.0.0.1:{}", free_port()))
+        .env("EMULATOR_BIND", format!("127.0.0.1:{}", free_port()))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("data/emulator-state.json"), "{err}");
+    assert!(err.contains("EMULATOR_STATE_FILE"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "{\"format\": \"google-emulator-state\"",
+        "left alone"
+    );
 }
 
 #[test]

@@ -347,6 +347,58 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    async fn after_a_key_rotation_new_sign_ins_work_and_old_tokens_still_verify(app) {
+        assert_eq!(app.sign_in(ALICE).await.status(), StatusCode::SEE_OTHER);
+        // Google Sign-In on a phone, before the rotation: the app's ID token has the old key.
+        let before = app
+            .emu_post(
+                "/emulator/mobile-sign-in",
+                serde_json::json!({"account": "bob@example.test",
+                    "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
+                    "server_client_id": crate::helpers::CLIENT_ID,
+                    "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"]}),
+            )
+            .await;
+        let rotated = app.emu_post("/emulator/keys/rotate", serde_json::json!({})).await;
+        assert_ne!(rotated["kid"], rotated["previous"]);
+
+        // A new sign-in, signed with the new key: the app fetches the keys again, once.
+        let certs = || app.emu_count("GET /oauth2/v3/certs");
+        let fetched = certs().await;
+        let browser = app.sign_in_new_browser(&app.addr, "bob@example.test").await;
+        let home = browser.get(format!("{}/", app.addr)).send().await.unwrap();
+        assert!(home.text().await.unwrap().contains("Bob"));
+        assert_eq!(certs().await, fetched + 1);
+
+        // The phone's ID token from before the rotation still verifies (its key is still
+        // published), sent with a code minted after it.
+        let after = app
+            .emu_post(
+                "/emulator/mobile-sign-in",
+                serde_json::json!({"account": "bob@example.test",
+                    "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
+                    "server_client_id": crate::helpers::CLIENT_ID,
+                    "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"]}),
+            )
+            .await;
+        let resp = reqwest::Client::new()
+            .post(format!("{}/authcode", app.addr))
+            .header("X-Requested-With", "com.example.app")
+            .form(&[
+                ("authCode", after["server_auth_code"].as_str().unwrap()),
+                ("idToken", before["id_token"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["email"], "bob@example.test");
+    }
+}
+
+on_both_backends! {
     async fn where_a_sign_in_returns_is_never_taken_from_the_request(app) {
         // Only named features can be asked for; their return paths are our own, so no
         // parameter can send the browser elsewhere after signing in.

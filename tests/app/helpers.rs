@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use google_emulator::{self as emulator, ClientKind, ClientRegistration};
 use offline_access::config::{ClientSecret, GoogleSource, Settings};
-use offline_access::emulator::{self, ClientKind, ClientRegistration};
 use offline_access::store::Db;
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{json_of, scope_with, ALICE};
 use crate::emulator_support::*;
-use offline_access::emulator::{EmulatorArgs, Options, Profile};
+use google_emulator::{EmulatorArgs, Options, Profile};
 
 const OFFLINE: &str = "offline_access";
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{scope_with, ALICE};
 use crate::emulator_support::*;
-use offline_access::emulator::Options;
+use google_emulator::Options;
 
 /// A raw control call: `(status, JSON body, response headers)`.
 async fn raw_control(

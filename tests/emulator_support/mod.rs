@@ -12,7 +12,7 @@ use std::net::TcpListener;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use offline_access::emulator::{self, ClientKind, ClientRegistration, Emulator, Options};
+use google_emulator::{self as emulator, ClientKind, ClientRegistration, Emulator, Options};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 

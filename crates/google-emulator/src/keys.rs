@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hkdf::hmac::{Hmac, Mac};
 use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
@@ -28,10 +28,46 @@ pub struct Keys {
     /// The public key as SubjectPublicKeyInfo PEM (LF line endings): the HMAC secret of the
     /// `hs256_public_key` fault, as an app that fetched the key might hold it.
     pub public_pem: String,
+    /// The private key as PKCS#8 PEM, for the state file.
+    pub private_pem: String,
+}
+
+/// The keys in force: ID tokens are signed with `current`; the JWKS also lists `previous`
+/// (the key before the last rotation) until the next rotation retires it, as Google does.
+#[derive(Clone, Copy)]
+pub struct KeyRing {
+    pub current: &'static Keys,
+    pub previous: Option<&'static Keys>,
+}
+
+impl KeyRing {
+    pub fn one(current: &'static Keys) -> Self {
+        KeyRing {
+            current,
+            previous: None,
+        }
+    }
+
+    /// Every key a verifier may meet, the current one first.
+    pub fn all(&self) -> impl Iterator<Item = &'static Keys> {
+        std::iter::once(self.current).chain(self.previous)
+    }
+
+    /// A new current key; the current one becomes the previous, the previous is retired.
+    pub fn rotated(&self) -> Self {
+        KeyRing {
+            current: Keys::fresh(),
+            previous: Some(self.current),
+        }
+    }
 }
 
 impl Keys {
     fn new(key: RsaPrivateKey) -> Self {
+        let private_pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("encoding an RSA private key as PEM does not fail")
+            .to_string();
         let public = key.to_public_key();
         let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
@@ -50,6 +86,7 @@ impl Keys {
             jwk,
             cert_pem,
             public_pem,
+            private_pem,
         }
     }
 
@@ -62,14 +99,26 @@ impl Keys {
         })
     }
 
+    /// A new RSA-2048 key (a rotation). Leaked: keys live as long as the process, and a
+    /// process makes few.
+    pub fn fresh() -> &'static Keys {
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key generation");
+        Box::leak(Box::new(Keys::new(key)))
+    }
+
     /// Loads a PKCS#1 or PKCS#8 PEM private key. Leaked: it lives as long as the process.
     pub fn from_file(path: &Path) -> anyhow::Result<&'static Keys> {
+        let pem = std::fs::read_to_string(path)?;
+        Keys::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// A PKCS#1 or PKCS#8 PEM private key. Leaked, as [`Keys::fresh`].
+    pub fn from_pem(pem: &str) -> anyhow::Result<&'static Keys> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::pkcs8::DecodePrivateKey;
-        let pem = std::fs::read_to_string(path)?;
-        let key = RsaPrivateKey::from_pkcs1_pem(&pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs8_pem(&pem))
-            .map_err(|e| anyhow::anyhow!("{}: not an RSA private key: {e}", path.display()))?;
+        let key = RsaPrivateKey::from_pkcs1_pem(pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
+            .map_err(|e| anyhow::anyhow!("not an RSA private key: {e}"))?;
         Ok(Box::leak(Box::new(Keys::new(key))))
     }
 

@@ -6,12 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{bad, not_found, parse};
-use crate::emulator::errors::json_response;
-use crate::emulator::model::ClientRegistration;
-use crate::emulator::seed::{
-    make_account, make_file, make_message, AccountInput, FileInput, MessageInput,
-};
-use crate::emulator::state::Shared;
+use crate::errors::json_response;
+use crate::model::ClientRegistration;
+use crate::seed::{make_account, make_file, make_message, AccountInput, FileInput, MessageInput};
+use crate::state::Shared;
 
 pub async fn list_accounts(shared: web::Data<Shared>) -> HttpResponse {
     let store = shared.store();
@@ -32,7 +30,7 @@ pub async fn add_account(shared: web::Data<Shared>, body: web::Bytes) -> HttpRes
         return bad("email must contain @");
     }
     let account = make_account(input, Utc::now());
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     if store
         .accounts
         .iter()
@@ -58,7 +56,7 @@ pub async fn add_client(shared: web::Data<Shared>, body: web::Bytes) -> HttpResp
     }
     let out = json!({"client_id": client.client_id, "kind": client.kind});
     shared
-        .store()
+        .store_mut()
         .clients
         .insert(client.client_id.clone(), client);
     json_response(201, &out)
@@ -84,7 +82,7 @@ pub async fn add_files(
         Err(e) => return e,
     };
     let email = path.into_inner();
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let Some(account) = store.account_mut(&email) else {
         return not_found(&email);
     };
@@ -108,7 +106,7 @@ pub async fn add_messages(
         Err(e) => return e,
     };
     let email = path.into_inner();
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let Some(account) = store.account_mut(&email) else {
         return not_found(&email);
     };

@@ -9,16 +9,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{bad, not_found, parse};
-use crate::emulator::errors::json_response;
-use crate::emulator::keys::IdTokenInput;
-use crate::emulator::model::ClientKind;
-use crate::emulator::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
-use crate::emulator::state::id_token;
-use crate::emulator::state::{CodeEntry, Shared};
+use crate::errors::json_response;
+use crate::keys::IdTokenInput;
+use crate::model::ClientKind;
+use crate::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
+use crate::state::id_token;
+use crate::state::{CodeEntry, Shared};
 
 pub async fn expire_tokens(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
     let email = path.into_inner();
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     if store.account(&email).is_none() {
         return not_found(&email);
     }
@@ -48,7 +48,7 @@ pub async fn revoke_grants(
         Err(e) => return e,
     };
     let email = path.into_inner();
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     if store.account(&email).is_none() {
         return not_found(&email);
     }
@@ -77,7 +77,7 @@ pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> Http
         Ok(i) => i,
         Err(e) => return e,
     };
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let Some(account) = store.account(&input.account).cloned() else {
         return not_found(&input.account);
     };

@@ -264,7 +264,7 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         .into_owned()
         .collect();
     note_client(&req, &params);
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,
@@ -307,7 +307,7 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
     let (extra, params): (Vec<_>, Vec<_>) = all.into_iter().partition(|(k, _)| {
         k == "account" || k == "action" || k == "granted_scope" || k == formtoken::FIELD
     });
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let auth = match validate(&store, &params, shared.profile()) {
         Ok(a) => a,
         Err(page) => return page,

@@ -8,13 +8,19 @@ use super::state::{take_fault, Shared};
 
 /// `GET /oauth2/v3/certs`: the JWKS.
 pub async fn certs(shared: web::Data<Shared>) -> HttpResponse {
-    let body = json!({"keys": [shared.keys.jwk]});
+    let keys: Vec<&Value> = shared.keys().all().map(|k| &k.jwk).collect();
+    let body = json!({ "keys": keys });
     certs_response(&shared, &body).await
 }
 
 /// `GET /oauth2/v1/certs`: Google's older format, `{kid: PEM certificate}`.
 pub async fn certs_v1(shared: web::Data<Shared>) -> HttpResponse {
-    let body = json!({ shared.keys.kid.clone(): shared.keys.cert_pem });
+    let body: serde_json::Map<String, Value> = shared
+        .keys()
+        .all()
+        .map(|k| (k.kid.clone(), json!(k.cert_pem)))
+        .collect();
+    let body = Value::Object(body);
     certs_response(&shared, &body).await
 }
 

@@ -213,7 +213,7 @@ fn authorization_code(
     let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
         return invalid_request("Missing required parameter: code");
     };
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let Some(entry) = store.codes.get(code).cloned() else {
         return invalid_grant("Malformed auth code.");
     };
@@ -308,7 +308,7 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
     let Some(token) = form.get("refresh_token").filter(|c| !c.is_empty()) else {
         return invalid_request("Missing required parameter: refresh_token");
     };
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let Some(entry) = store.refresh.get(token).cloned() else {
         return invalid_grant("Token has been expired or revoked.");
     };

@@ -126,8 +126,12 @@ pub async fn tokeninfo(
             .body(serde_json::to_string_pretty(&body).unwrap_or_default());
     }
     if let Some(jwt) = get("id_token") {
-        return match shared.keys.verify(&jwt, &shared.issuer) {
-            Some(claims) => {
+        let verified = shared
+            .keys()
+            .all()
+            .find_map(|k| Some((k.verify(&jwt, &shared.issuer)?, k)));
+        return match verified {
+            Some((claims, key)) => {
                 let mut out = serde_json::Map::new();
                 if let Some(obj) = claims.as_object() {
                     for (k, v) in obj {
@@ -139,7 +143,7 @@ pub async fn tokeninfo(
                     }
                 }
                 out.insert("alg".into(), json!("RS256"));
-                out.insert("kid".into(), json!(shared.keys.kid));
+                out.insert("kid".into(), json!(key.kid));
                 out.insert("typ".into(), json!("JWT"));
                 HttpResponse::Ok()
                     .content_type("application/json; charset=UTF-8")

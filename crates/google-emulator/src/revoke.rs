@@ -18,7 +18,7 @@ pub async fn revoke(shared: web::Data<Shared>, req: HttpRequest, body: web::Byte
     let Some(token) = find(req.query_string().as_bytes()).or_else(|| find(&body)) else {
         return oauth_error(400, "invalid_request", "Missing required parameter: token");
     };
-    let mut store = shared.store();
+    let mut store = shared.store_mut();
     let owner = store
         .access
         .get(&token)

@@ -6,6 +6,7 @@
 mod data;
 mod faults;
 mod grants;
+mod lifecycle;
 
 use actix_web::{middleware, web, HttpResponse};
 use serde::Deserialize;
@@ -21,6 +22,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/emulator")
             .wrap(middleware::from_fn(guard_controls))
             .route("/reset", web::post().to(reset))
+            .route("/state", web::get().to(lifecycle::export))
+            .service(
+                web::resource("/state")
+                    .app_data(web::PayloadConfig::new(lifecycle::MAX_STATE))
+                    .route(web::put().to(lifecycle::import)),
+            )
+            .route("/keys/rotate", web::post().to(lifecycle::rotate_keys))
             .route("/profile", web::get().to(get_profile))
             .route("/profile", web::put().to(put_profile))
             .route("/accounts", web::post().to(data::add_account))

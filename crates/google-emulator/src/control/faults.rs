@@ -5,9 +5,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{bad, parse};
-use crate::emulator::errors::json_response;
-use crate::emulator::faults::{ApiReason, EndpointFault, IdTokenFault, API_ENDPOINTS, ENDPOINTS};
-use crate::emulator::state::Shared;
+use crate::errors::json_response;
+use crate::faults::{ApiReason, EndpointFault, IdTokenFault, API_ENDPOINTS, ENDPOINTS};
+use crate::state::Shared;
 
 #[derive(Deserialize)]
 struct FaultBody {

@@ -10,15 +10,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 
 use super::faults::{fault_response, Faults, RequestLog};
 use super::formtoken::FormTokens;
-use super::keys::{sign_id_token, IdTokenInput, Keys};
+use super::keys::{sign_id_token, IdTokenInput, KeyRing};
 use super::model::{Account, ClientRegistration, Profile};
 use super::seed::Seed;
 
 /// What an account has consented to for one client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Consent {
     pub scopes: BTreeSet<String>,
     /// A refresh token was issued under this consent (offline access granted).
@@ -47,7 +48,7 @@ pub struct CodeEntry {
     pub auth_time: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessEntry {
     pub email: String,
     pub client_id: String,
@@ -56,7 +57,7 @@ pub struct AccessEntry {
     pub family: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshEntry {
     pub email: String,
     pub client_id: String,
@@ -76,7 +77,7 @@ pub struct Store {
     pub refresh: HashMap<String, RefreshEntry>,
     /// CSRF tokens of the consent pages rendered and not yet submitted.
     pub form_tokens: FormTokens,
-    next_family: u64,
+    pub(crate) next_family: u64,
 }
 
 impl Store {
@@ -224,6 +225,43 @@ pub fn random_token(len: usize) -> String {
     s
 }
 
+/// Where the state is kept across restarts, and whether it changed since it was written (the
+/// writing is `persist`'s).
+pub struct StateFile {
+    path: std::path::PathBuf,
+    dirty: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl StateFile {
+    pub fn new(path: std::path::PathBuf) -> Self {
+        StateFile {
+            path,
+            dirty: Default::default(),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Marks the state changed and wakes the writer.
+    pub fn changed(&self) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether it changed since the last call (and clears the mark).
+    pub fn take_changed(&self) -> bool {
+        self.dirty.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    pub async fn wait_for_change(&self) {
+        self.wake.notified().await
+    }
+}
+
 /// Everything a handler needs.
 pub struct Shared {
     pub issuer: String,
@@ -231,7 +269,10 @@ pub struct Shared {
     pub start_profile: Profile,
     /// The profile in force (`PUT /emulator/profile` changes it).
     pub profile: Mutex<Profile>,
-    pub keys: &'static Keys,
+    /// The signing keys: the current one, and the one before the last rotation.
+    pub keys: Mutex<KeyRing>,
+    /// Where the state is kept across restarts (`None`: in memory only).
+    pub persister: Option<StateFile>,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
     pub seed: Seed,
@@ -242,9 +283,42 @@ pub struct Shared {
     pub log: Mutex<RequestLog>,
 }
 
+/// The store, to read: a guard that cannot change it (changes go through
+/// [`Shared::store_mut`], so that they are saved).
+pub struct StoreRead<'a>(std::sync::MutexGuard<'a, Store>);
+
+impl std::ops::Deref for StoreRead<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
 impl Shared {
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    /// The store, to read.
+    pub fn store(&self) -> StoreRead<'_> {
+        StoreRead(self.store.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The store, to change: with a state file, the change is saved shortly after.
+    pub fn store_mut(&self) -> std::sync::MutexGuard<'_, Store> {
+        if let Some(p) = &self.persister {
+            p.changed();
+        }
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signing keys in force.
+    pub fn keys(&self) -> KeyRing {
+        *self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the signing keys (a rotation, an import); saved like a change of the store.
+    pub fn set_keys(&self, keys: KeyRing) {
+        *self.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        if let Some(p) = &self.persister {
+            p.changed();
+        }
     }
 
     pub fn profile(&self) -> Profile {
@@ -253,6 +327,10 @@ impl Shared {
 
     pub fn set_profile(&self, profile: Profile) {
         *self.profile.lock().unwrap_or_else(|e| e.into_inner()) = profile;
+    }
+
+    pub fn clear_faults(&self) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = Faults::default();
     }
 
     /// Back to the start: the seed, the pinned clients, the start profile, no faults.
@@ -266,9 +344,9 @@ impl Shared {
         {
             fresh.clients.insert(c.client_id.clone(), c.clone());
         }
-        *self.store() = fresh;
+        *self.store_mut() = fresh;
         self.set_profile(self.start_profile);
-        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = Faults::default();
+        self.clear_faults();
     }
 }
 
@@ -294,5 +372,11 @@ pub fn id_token(shared: &Shared, input: IdTokenInput<'_>) -> String {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take_id_token();
-    sign_id_token(shared.keys, &shared.issuer, shared.profile(), fault, input)
+    sign_id_token(
+        shared.keys().current,
+        &shared.issuer,
+        shared.profile(),
+        fault,
+        input,
+    )
 }

@@ -28,6 +28,7 @@ mod gmail;
 mod guard;
 mod keys;
 mod model;
+mod persist;
 mod requests;
 mod revoke;
 mod seed;
@@ -37,9 +38,10 @@ mod userinfo;
 mod x509;
 
 use guard::ControlPolicy;
+use keys::{KeyRing, Keys};
 use state::{Shared, Store};
 
-/// `offline-access emulator …` arguments.
+/// The emulator's command-line arguments (`google-emulator …`, `offline-access emulator …`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmulatorArgs {
     /// Address to listen on.
@@ -68,6 +70,26 @@ pub struct EmulatorArgs {
     /// PEM RSA private key (PKCS#1 or PKCS#8) to sign ID tokens with; default: generated.
     #[arg(long, env = "EMULATOR_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Keep the state (accounts, clients, consents, tokens, signing keys) in this JSON file
+    /// across restarts; written shortly after every change and at shutdown.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Begin again from the seed, overwriting the --state file (also one that cannot be read).
+    #[arg(long, requires = "state")]
+    pub reset_state: bool,
+}
+
+impl Default for EmulatorArgs {
+    /// What `google-emulator` with no arguments runs.
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: EmulatorArgs,
+        }
+        Bare::parse_from(["google-emulator"]).args
+    }
 }
 
 pub use model::{ClientKind, ClientRegistration, Profile};
@@ -91,9 +113,16 @@ pub struct Options {
     /// Lifetime of access tokens; `None` = Google's 3599 seconds.
     pub access_token_ttl: Option<Duration>,
     /// PEM (PKCS#1 or PKCS#8) RSA private key to sign ID tokens with; `None` = a key generated
-    /// once per process.
+    /// once per process (or the one kept in the state file).
     pub signing_key: Option<PathBuf>,
+    /// Keep the state in this file across restarts (see [`Emulator::save`]); `None` = in
+    /// memory only. A file that cannot be read stops the start with a [`StateFileError`].
+    pub state_file: Option<PathBuf>,
+    /// Start from the seed even when the state file exists (it is overwritten).
+    pub reset_state: bool,
 }
+
+pub use persist::{StateDocument, StateFileError};
 
 /// A running emulator.
 pub struct Emulator {
@@ -113,9 +142,19 @@ impl Emulator {
             .unwrap_or_else(|e| e.into_inner())
             .insert(client.client_id.clone(), client.clone());
         self.shared
-            .store()
+            .store_mut()
             .clients
             .insert(client.client_id.clone(), client);
+    }
+
+    /// Writes the state file now (at shutdown); without one, does nothing.
+    pub fn save(&self) -> std::io::Result<()> {
+        persist::save(&self.shared)
+    }
+
+    /// The state as `GET /emulator/state` exports it.
+    pub fn export(&self) -> StateDocument {
+        self.shared.export()
     }
 
     /// The web clients currently registered (seeded, registered or added by a control).
@@ -171,26 +210,55 @@ pub fn start(
         .unwrap_or_else(|| announced_origin(addr));
     let controls = addr.ip().is_loopback() || options.allow_controls;
     let seed = load_seed(options.seed.as_ref())?;
-    let keys = match &options.signing_key {
-        Some(p) => keys::Keys::from_file(p)?,
-        None => keys::Keys::generated(),
+    let kept = match &options.state_file {
+        Some(path) if !options.reset_state => persist::load(path)?,
+        _ => None,
+    };
+    let chosen_key = match &options.signing_key {
+        Some(p) => Some(Keys::from_file(p)?),
+        None => None,
+    };
+    let (store, keys) = match kept {
+        Some(doc) => {
+            let kept_keys = doc.keys().map_err(|reason| StateFileError {
+                path: options.state_file.clone().unwrap_or_default(),
+                reason,
+            })?;
+            (
+                doc.into_store(),
+                chosen_key.map(KeyRing::one).unwrap_or(kept_keys),
+            )
+        }
+        None => (
+            Store::from_seed(&seed),
+            KeyRing::one(chosen_key.unwrap_or_else(Keys::generated)),
+        ),
     };
     let policy = web::Data::new(ControlPolicy::new(addr, &url, &options.allowed_hosts));
     let shared = Arc::new(Shared {
         issuer: url.clone(),
         start_profile: options.profile,
         profile: Mutex::new(options.profile),
-        keys,
+        keys: Mutex::new(keys),
+        persister: options.state_file.clone().map(state::StateFile::new),
         code_ttl: options.code_ttl.unwrap_or(Duration::from_secs(600)),
         access_ttl: options
             .access_token_ttl
             .unwrap_or(Duration::from_secs(3599)),
-        store: Mutex::new(Store::from_seed(&seed)),
+        store: Mutex::new(store),
         seed,
         pinned_clients: Mutex::new(HashMap::new()),
         faults: Mutex::default(),
         log: Mutex::default(),
     });
+    if let Some(file) = &shared.persister {
+        // Written at once: a path that cannot be written fails the start, not a later save.
+        persist::save(&shared).map_err(|e| StateFileError {
+            path: file.path().to_path_buf(),
+            reason: format!("cannot be written: {e}"),
+        })?;
+        tokio::spawn(persist::writer(shared.clone()));
+    }
     let data = web::Data::from(shared.clone());
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -275,8 +343,9 @@ pub fn announced_origin_of(bind: &str) -> anyhow::Result<String> {
     Ok(announced_origin(addr))
 }
 
-/// Runs `offline-access emulator` until interrupted.
-pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
+/// Runs the emulator from its command line until interrupted (or, with
+/// `--write-client-secret`, writes the file and returns). What it has to say goes to `out`.
+pub async fn run_cli(args: EmulatorArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     if let Some(path) = &args.write_client_secret {
         let seed = load_seed(args.seed.as_ref())?;
         let origin = match &args.issuer {
@@ -290,11 +359,12 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("the seed has no web client"))?;
         let json = serde_json::to_string_pretty(&client_secret_json(client, &origin))?;
         std::fs::write(path, json + "\n")?;
-        println!(
+        writeln!(
+            out,
             "Wrote {} ({}) for {origin}",
             path.display(),
             client.client_id
-        );
+        )?;
         return Ok(());
     }
     let listener = TcpListener::bind(&args.bind)?;
@@ -305,52 +375,81 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
         allowed_hosts: args.allowed_hosts.clone(),
         profile: args.profile,
         signing_key: args.signing_key.clone(),
+        state_file: args.state.clone(),
+        reset_state: args.reset_state,
         ..Options::default()
     };
-    let (emulator, server) = start(listener, options)?;
-    println!("Google emulator listening on {}", emulator.url);
-    if args.profile.is_strict() {
-        println!("  profile:   oidc-strict (a standards-compliant OpenID provider, not Google)");
+    let (emulator, server) = start(listener, options).map_err(|e| match e.downcast() {
+        Ok(StateFileError { path, reason }) => anyhow::anyhow!(
+            "{}; start with --reset-state to begin again from the seed (the file is then \
+             overwritten), or move it away",
+            StateFileError { path, reason }
+        ),
+        Err(e) => e,
+    })?;
+    out.write_all(emulator.summary(&args.allowed_hosts).as_bytes())?;
+    if let Some(path) = &args.state {
+        writeln!(out, "State kept in {} (across restarts)", path.display())?;
     }
-    println!(
-        "  discovery: {}/.well-known/openid-configuration",
-        emulator.url
-    );
-    println!(
-        "  controls:  {}",
-        if emulator.controls {
-            format!("{}/emulator/ (see docs/EMULATOR.md)", emulator.url)
-        } else {
-            "off (not bound on loopback)".to_string()
-        }
-    );
-    if emulator.controls && !args.allowed_hosts.is_empty() {
-        println!(
-            "  controls also answer Host: {}",
-            args.allowed_hosts.join(", ")
-        );
-    }
-    println!("Accounts:");
-    for a in emulator.shared.store().accounts.iter() {
-        println!(
-            "  {:<24} {:<16} sub={} files={} messages={}",
-            a.email,
-            a.name,
-            a.sub,
-            a.files.len(),
-            a.messages.len()
-        );
-    }
-    println!("Web clients:");
-    for c in emulator.web_clients() {
-        println!("  client_id:     {}", c.client_id);
-        println!("  client_secret: {}", c.client_secret);
-        println!("  redirect_uris: {}", c.redirect_uris.join(" "));
-    }
+    out.flush()?;
     let handle = server.handle();
     tokio::select! {
         res = server => res?,
         _ = tokio::signal::ctrl_c() => handle.stop(true).await,
     }
+    emulator.save()?;
     Ok(())
+}
+
+impl Emulator {
+    /// What a person starting the emulator wants to know: where it is, its accounts and its
+    /// web clients (the emulator's own, public test credentials), one line each.
+    pub fn summary(&self, allowed_hosts: &[String]) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "Google emulator listening on {}", self.url);
+        if self.shared.profile().is_strict() {
+            let _ = writeln!(
+                s,
+                "  profile:   oidc-strict (a standards-compliant OpenID provider, not Google)"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  discovery: {}/.well-known/openid-configuration",
+            self.url
+        );
+        let controls = if self.controls {
+            format!("{}/emulator/ (see docs/EMULATOR.md)", self.url)
+        } else {
+            "off (not bound on loopback)".to_string()
+        };
+        let _ = writeln!(s, "  controls:  {controls}");
+        if self.controls && !allowed_hosts.is_empty() {
+            let _ = writeln!(
+                s,
+                "  controls also answer Host: {}",
+                allowed_hosts.join(", ")
+            );
+        }
+        let _ = writeln!(s, "Accounts:");
+        for a in self.shared.store().accounts.iter() {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<16} sub={} files={} messages={}",
+                a.email,
+                a.name,
+                a.sub,
+                a.files.len(),
+                a.messages.len()
+            );
+        }
+        let _ = writeln!(s, "Web clients:");
+        for c in self.web_clients() {
+            let _ = writeln!(s, "  client_id:     {}", c.client_id);
+            let _ = writeln!(s, "  client_secret: {}", c.client_secret);
+            let _ = writeln!(s, "  redirect_uris: {}", c.redirect_uris.join(" "));
+        }
+        s
+    }
 }

@@ -11,6 +11,7 @@ use chrono::Utc;
 
 use super::authreq::{validate, AuthRequest};
 use super::errors::error_page;
+use super::errors::Refusal;
 use super::faults::LogInfo;
 use super::formtoken;
 use super::model::{is_basic, normalize_scope, scope_string, OFFLINE_ACCESS};
@@ -206,7 +207,7 @@ fn consent_page(
     req: &AuthRequest,
     path: &str,
     selected: Option<&str>,
-) -> HttpResponse {
+) -> Result<HttpResponse, Refusal> {
     let csrf_token = store.form_tokens.issue(&req.hidden, random_token(43));
     let accounts = store
         .accounts
@@ -236,12 +237,12 @@ fn consent_page(
             .collect(),
     };
     match page.render() {
-        Ok(html) => HttpResponse::Ok()
+        Ok(html) => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("X-Frame-Options", "DENY"))
-            .body(html),
-        Err(e) => error_page(500, "server_error", &e.to_string()),
+            .body(html)),
+        Err(e) => Err(error_page(500, "server_error", &e.to_string())),
     }
 }
 
@@ -256,19 +257,14 @@ fn note_client(req: &HttpRequest, params: &[(String, String)]) {
     });
 }
 
-pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "authorize").await {
-        return res;
-    }
+pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> Result<HttpResponse, Refusal> {
+    take_fault(&shared, "authorize").await?;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
     note_client(&req, &params);
     let mut store = shared.store_mut();
-    let auth = match validate(&store, &params, shared.profile()) {
-        Ok(a) => a,
-        Err(page) => return page,
-    };
+    let auth = validate(&store, &params, shared.profile())?;
     let cookie_accounts = remembered(&req);
     // A login_hint names the account (an unknown one is not replaced by the remembered one).
     let known: Option<String> = match &auth.login_hint {
@@ -279,39 +275,38 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         },
     };
     if auth.prompts.contains("none") {
-        return match known {
+        return Ok(match known {
             None => error_redirect(&shared, &auth, "login_required"),
             Some(email) if covered(&store, &email, &auth) => {
                 let granted = auth.requested();
                 issue(&shared, &mut store, &auth, &email, granted, false).0
             }
             Some(_) => error_redirect(&shared, &auth, "consent_required"),
-        };
+        });
     }
     let silent = !auth.prompts.contains("consent") && !auth.prompts.contains("select_account");
     if let Some(email) = known.as_deref() {
         if silent && covered(&store, email, &auth) {
             let granted = auth.requested();
-            return issue(&shared, &mut store, &auth, email, granted, false).0;
+            return Ok(issue(&shared, &mut store, &auth, email, granted, false).0);
         }
     }
     consent_page(&mut store, &auth, req.path(), known.as_deref())
 }
 
-pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "authorize").await {
-        return res;
-    }
+pub async fn post(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Refusal> {
+    take_fault(&shared, "authorize").await?;
     let all: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     note_client(&req, &all);
     let (extra, params): (Vec<_>, Vec<_>) = all.into_iter().partition(|(k, _)| {
         k == "account" || k == "action" || k == "granted_scope" || k == formtoken::FIELD
     });
     let mut store = shared.store_mut();
-    let auth = match validate(&store, &params, shared.profile()) {
-        Ok(a) => a,
-        Err(page) => return page,
-    };
+    let auth = validate(&store, &params, shared.profile())?;
     let field = |name: &str| {
         extra
             .iter()
@@ -324,33 +319,33 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         .form_tokens
         .take(field(formtoken::FIELD).unwrap_or_default(), &auth.hidden)
     {
-        return error_page(
+        return Err(error_page(
             400,
             "invalid_request",
             "This sign-in page has expired or was not sent by this server: \
              missing or invalid parameter csrf_token. Go back to the app and sign in again.",
-        );
+        ));
     }
     match field("action") {
-        Some("cancel") => return error_redirect(&shared, &auth, "access_denied"),
+        Some("cancel") => return Ok(error_redirect(&shared, &auth, "access_denied")),
         Some("allow") => {}
         _ => {
-            return error_page(
+            return Err(error_page(
                 400,
                 "invalid_request",
                 "Missing or invalid parameter: action (allow or cancel)",
-            )
+            ))
         }
     }
     let Some(email) = field("account")
         .and_then(|e| store.account(e))
         .map(|a| a.email.clone())
     else {
-        return error_page(
+        return Err(error_page(
             400,
             "invalid_request",
             "Missing or unknown parameter: account",
-        );
+        ));
     };
     let ticked: BTreeSet<String> = extra
         .iter()
@@ -364,11 +359,11 @@ pub async fn post(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes)
         .cloned()
         .collect();
     if granted.is_empty() {
-        return error_redirect(&shared, &auth, "access_denied");
+        return Ok(error_redirect(&shared, &auth, "access_denied"));
     }
     let (mut res, email) = issue(&shared, &mut store, &auth, &email, granted, true);
     drop(store);
     let cookie = accounts_cookie(remembered(&req), &email);
     let _ = res.add_cookie(&cookie);
-    res
+    Ok(res)
 }

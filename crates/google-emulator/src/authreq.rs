@@ -2,9 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::HttpResponse;
-
 use super::errors::error_page;
+use super::errors::Refusal;
 use super::model::{is_basic, normalize_scope, OFFLINE_ACCESS};
 use super::model::{ClientRegistration, Profile};
 use super::state::Store;
@@ -52,7 +51,7 @@ impl AuthRequest {
     }
 }
 
-fn invalid(detail: String) -> HttpResponse {
+fn invalid(detail: String) -> Refusal {
     error_page(400, "invalid_request", &detail)
 }
 
@@ -70,7 +69,7 @@ pub fn validate(
     store: &Store,
     params: &[(String, String)],
     profile: Profile,
-) -> Result<AuthRequest, HttpResponse> {
+) -> Result<AuthRequest, Refusal> {
     let mut seen = BTreeSet::new();
     for (k, _) in params {
         if AUTH_PARAMS.contains(&k.as_str()) && !seen.insert(k.as_str()) {

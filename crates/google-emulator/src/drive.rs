@@ -6,12 +6,11 @@ use base64::Engine;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::errors::{api_error, api_invalid_param, json_response};
+use super::errors::{api_error, api_invalid_param, json_response, Refusal};
 use super::fields::{self, Field};
 use super::model::DriveFile;
-use super::state::take_fault;
 use super::state::Shared;
-use super::userinfo::api_auth;
+use super::userinfo::{api_call, ApiCall};
 
 pub const DRIVE_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/drive",
@@ -100,7 +99,7 @@ fn parse_fields(
     raw: Option<&str>,
     default: &str,
     top: &'static [&'static str],
-) -> Result<Vec<Field>, HttpResponse> {
+) -> Result<Vec<Field>, Refusal> {
     let raw = raw.unwrap_or(default);
     let bad = |what: &str| {
         api_error(
@@ -218,22 +217,15 @@ pub fn parse_page_token(t: &str) -> Option<usize> {
     raw.strip_prefix("emu1:")?.parse().ok()
 }
 
-pub async fn list(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "drive").await {
-        return res;
-    }
-    let entry = match api_auth(
+pub async fn list(shared: web::Data<Shared>, req: HttpRequest) -> Result<HttpResponse, Refusal> {
+    let ApiCall { entry, params } = api_call(
         &shared,
         &req,
+        "drive",
         "google.apps.drive.v3.DriveFiles.List",
         DRIVE_SCOPES,
-    ) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
+    )
+    .await?;
     let only_app_files = !entry
         .scopes
         .iter()
@@ -243,16 +235,14 @@ pub async fn list(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         Some(a) if !only_app_files => &a.files,
         _ => &[],
     };
-    match list_body(files, &params) {
-        Ok(body) => HttpResponse::Ok()
-            .content_type("application/json; charset=UTF-8")
-            .body(body),
-        Err(res) => res,
-    }
+    let body = list_body(files, &params)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; charset=UTF-8")
+        .body(body))
 }
 
 /// The `files.list` answer for `files` (the caller's visible files) and the query parameters.
-pub fn list_body(files: &[DriveFile], params: &[(String, String)]) -> Result<String, HttpResponse> {
+pub fn list_body(files: &[DriveFile], params: &[(String, String)]) -> Result<String, Refusal> {
     let page_size = match param(params, "pageSize").map(str::parse::<i64>) {
         None => 100,
         Some(Ok(n)) if (1..=1000).contains(&n) => n as usize,
@@ -302,30 +292,20 @@ pub async fn get(
     shared: web::Data<Shared>,
     req: HttpRequest,
     path: web::Path<String>,
-) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "drive").await {
-        return res;
-    }
-    let entry = match api_auth(
+) -> Result<HttpResponse, Refusal> {
+    let ApiCall { entry, params } = api_call(
         &shared,
         &req,
+        "drive",
         "google.apps.drive.v3.DriveFiles.Get",
         DRIVE_SCOPES,
-    ) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    let selection = match parse_fields(
+    )
+    .await?;
+    let selection = parse_fields(
         param(&params, "fields"),
         "kind,id,name,mimeType",
         FILE_FIELDS,
-    ) {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
+    )?;
     let only_app_files = !entry
         .scopes
         .iter()
@@ -342,12 +322,12 @@ pub async fn get(
                 .map(|f| file_json(f, None))
         });
     match file {
-        Some(v) => json_response(200, &fields::apply(&v, &selection)),
-        None => api_error(
+        Some(v) => Ok(json_response(200, &fields::apply(&v, &selection))),
+        None => Err(api_error(
             404,
             &format!("File not found: {id}."),
             "notFound",
             json!({"location": "fileId", "locationType": "parameter"}),
-        ),
+        )),
     }
 }

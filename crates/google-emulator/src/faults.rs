@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::errors::{api_error, api_not_enabled, api_unauthenticated, error_page, oauth_error};
+use super::errors::{
+    api_error, api_not_enabled, api_unauthenticated, error_page, oauth_error, Refusal,
+};
 
 pub const ENDPOINTS: &[&str] = &[
     "token",
@@ -156,7 +157,7 @@ impl Faults {
 }
 
 /// A Google-shaped error for an injected status (and reason, for Drive and Gmail).
-pub fn fault_response(endpoint: &str, status: u16, reason: Option<ApiReason>) -> HttpResponse {
+pub fn fault_response(endpoint: &str, status: u16, reason: Option<ApiReason>) -> Refusal {
     match endpoint {
         "token" | "revoke" | "userinfo" => {
             let (error, description) = match status {

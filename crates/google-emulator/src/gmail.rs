@@ -7,11 +7,10 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::drive::{page_token, parse_page_token};
-use super::errors::{api_error, api_invalid_param, json_response};
+use super::errors::{api_error, api_invalid_param, json_response, Refusal};
 use super::model::Message;
-use super::state::take_fault;
 use super::state::{AccessEntry, Shared};
-use super::userinfo::api_auth;
+use super::userinfo::{api_call, ApiCall};
 
 const METADATA: &str = "https://www.googleapis.com/auth/gmail.metadata";
 pub const GMAIL_SCOPES: &[&str] = &[
@@ -20,12 +19,6 @@ pub const GMAIL_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/gmail.readonly",
     METADATA,
 ];
-
-fn params(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
-}
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
@@ -39,7 +32,7 @@ fn metadata_only(entry: &AccessEntry) -> bool {
     !GMAIL_SCOPES[..3].iter().any(|s| entry.scopes.contains(*s))
 }
 
-fn check_user(user: &str, entry: &AccessEntry) -> Result<(), HttpResponse> {
+fn check_user(user: &str, entry: &AccessEntry) -> Result<(), Refusal> {
     if user == "me" || user.eq_ignore_ascii_case(&entry.email) {
         Ok(())
     } else {
@@ -90,44 +83,37 @@ pub async fn list(
     shared: web::Data<Shared>,
     req: HttpRequest,
     path: web::Path<String>,
-) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "gmail").await {
-        return res;
-    }
-    let entry = match api_auth(
+) -> Result<HttpResponse, Refusal> {
+    let ApiCall { entry, params } = api_call(
         &shared,
         &req,
+        "gmail",
         "caribou.api.proto.MailboxService.ListMessages",
         GMAIL_SCOPES,
-    ) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
-    if let Err(res) = check_user(&path.into_inner(), &entry) {
-        return res;
-    }
-    let params = params(&req);
+    )
+    .await?;
+    check_user(&path.into_inner(), &entry)?;
     let max = match param(&params, "maxResults").map(str::parse::<i64>) {
         None => 100,
         Some(Ok(n)) if (1..=500).contains(&n) => n as usize,
         Some(Ok(n)) if n > 500 => 500,
-        Some(_) => return api_invalid_param("Invalid maxResults", "maxResults"),
+        Some(_) => return Err(api_invalid_param("Invalid maxResults", "maxResults")),
     };
     let offset = match param(&params, "pageToken").filter(|s| !s.is_empty()) {
         None => 0,
         Some(t) => match parse_page_token(t) {
             Some(o) => o,
-            None => return api_invalid_param("Invalid pageToken", "pageToken"),
+            None => return Err(api_invalid_param("Invalid pageToken", "pageToken")),
         },
     };
     let q = param(&params, "q").unwrap_or("").trim().to_string();
     if !q.is_empty() && metadata_only(&entry) {
-        return api_error(
+        return Err(api_error(
             403,
             "Metadata scope does not support 'q' parameter",
             "forbidden",
             json!({}),
-        );
+        ));
     }
     let labels: Vec<&str> = params
         .iter()
@@ -137,12 +123,12 @@ pub async fn list(
     let include_spam = param(&params, "includeSpamTrash") == Some("true");
     let store = shared.store();
     let Some(account) = store.account(&entry.email) else {
-        return api_error(
+        return Err(api_error(
             404,
             "Requested entity was not found.",
             "notFound",
             json!({}),
-        );
+        ));
     };
     let mut selected: Vec<&Message> = account
         .messages
@@ -170,7 +156,7 @@ pub async fn list(
         body["nextPageToken"] = json!(page_token(offset + max));
     }
     body["resultSizeEstimate"] = json!(selected.len());
-    json_response(200, &body)
+    Ok(json_response(200, &body))
 }
 
 fn headers(m: &Message) -> Vec<(&'static str, String)> {
@@ -197,30 +183,26 @@ pub async fn get(
     shared: web::Data<Shared>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "gmail").await {
-        return res;
-    }
-    let entry = match api_auth(
+) -> Result<HttpResponse, Refusal> {
+    let ApiCall { entry, params } = api_call(
         &shared,
         &req,
+        "gmail",
         "caribou.api.proto.MailboxService.GetMessage",
         GMAIL_SCOPES,
-    ) {
-        Ok(e) => e,
-        Err(res) => return res,
-    };
+    )
+    .await?;
     let (user, id) = path.into_inner();
-    if let Err(res) = check_user(&user, &entry) {
-        return res;
-    }
-    let params = params(&req);
+    check_user(&user, &entry)?;
     let format = param(&params, "format").unwrap_or("full").to_string();
     if !["full", "metadata", "minimal", "raw"].contains(&format.as_str()) {
-        return api_invalid_param(&format!("Invalid value at 'format' ({format})"), "format");
+        return Err(api_invalid_param(
+            &format!("Invalid value at 'format' ({format})"),
+            "format",
+        ));
     }
     if metadata_only(&entry) && (format == "full" || format == "raw") {
-        return api_error(
+        return Err(api_error(
             403,
             &format!(
                 "Metadata scope doesn't allow format {}",
@@ -228,7 +210,7 @@ pub async fn get(
             ),
             "forbidden",
             json!({}),
-        );
+        ));
     }
     let wanted: Vec<String> = params
         .iter()
@@ -245,12 +227,12 @@ pub async fn get(
         .account(&entry.email)
         .and_then(|a| a.messages.iter().find(|m| m.id == id))
     else {
-        return api_error(
+        return Err(api_error(
             404,
             "Requested entity was not found.",
             "notFound",
             json!({}),
-        );
+        ));
     };
     let mut body = json!({
         "id": m.id,
@@ -294,5 +276,5 @@ pub async fn get(
         }
         _ => {}
     }
-    json_response(200, &body)
+    Ok(json_response(200, &body))
 }

@@ -3,9 +3,6 @@
 //!
 //! Everything is served under one origin at Google's own paths; see `docs/EMULATOR.md`.
 
-// Handlers return a ready `HttpResponse` as their error: boxing it buys nothing here.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;

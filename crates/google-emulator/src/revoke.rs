@@ -2,21 +2,27 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::errors::oauth_error;
+use super::errors::{oauth_error, Refusal};
 use super::state::take_fault;
 use super::state::Shared;
 
-pub async fn revoke(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "revoke").await {
-        return res;
-    }
+pub async fn revoke(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Refusal> {
+    take_fault(&shared, "revoke").await?;
     let find = |bytes: &[u8]| {
         url::form_urlencoded::parse(bytes)
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
     };
     let Some(token) = find(req.query_string().as_bytes()).or_else(|| find(&body)) else {
-        return oauth_error(400, "invalid_request", "Missing required parameter: token");
+        return Err(oauth_error(
+            400,
+            "invalid_request",
+            "Missing required parameter: token",
+        ));
     };
     let mut store = shared.store_mut();
     let owner = store
@@ -32,10 +38,14 @@ pub async fn revoke(shared: web::Data<Shared>, req: HttpRequest, body: web::Byte
     match owner {
         Some((email, client_id)) => {
             store.revoke_grant(&email, &client_id);
-            HttpResponse::Ok()
+            Ok(HttpResponse::Ok()
                 .content_type("application/json; charset=utf-8")
-                .body("{}")
+                .body("{}"))
         }
-        None => oauth_error(400, "invalid_token", "Token expired or revoked"),
+        None => Err(oauth_error(
+            400,
+            "invalid_token",
+            "Token expired or revoked",
+        )),
     }
 }

@@ -5,13 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use actix_web::HttpResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::errors::Refusal;
 use super::faults::{fault_response, Faults, RequestLog};
 use super::formtoken::FormTokens;
 use super::keys::{sign_id_token, IdTokenInput, KeyRing};
@@ -350,19 +350,23 @@ impl Shared {
     }
 }
 
-/// Applies the next pending fault for `endpoint`: waits, then maybe answers an error.
-pub async fn take_fault(shared: &Shared, endpoint: &str) -> Option<HttpResponse> {
+/// Applies the next pending fault for `endpoint`: waits, then maybe refuses (`Err`).
+pub async fn take_fault(shared: &Shared, endpoint: &str) -> Result<(), Refusal> {
     let fault = shared
         .faults
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(endpoint)?;
+        .take(endpoint);
+    let Some(fault) = fault else {
+        return Ok(());
+    };
     if let Some(ms) = fault.delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    fault
-        .status
-        .map(|s| fault_response(endpoint, s, fault.reason))
+    match fault.status {
+        Some(s) => Err(fault_response(endpoint, s, fault.reason)),
+        None => Ok(()),
+    }
 }
 
 /// Mints an ID token signed by this emulator, applying the next pending ID-token fault if any.

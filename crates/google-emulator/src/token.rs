@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::errors::oauth_error;
+use super::errors::{oauth_error, Refusal};
 use super::faults::LogInfo;
 use super::keys::IdTokenInput;
 use super::model::ClientKind;
@@ -18,11 +18,11 @@ use super::state::id_token;
 use super::state::take_fault;
 use super::state::{Shared, Store};
 
-fn invalid_request(d: &str) -> HttpResponse {
+fn invalid_request(d: &str) -> Refusal {
     oauth_error(400, "invalid_request", d)
 }
 
-fn invalid_grant(d: &str) -> HttpResponse {
+fn invalid_grant(d: &str) -> Refusal {
     oauth_error(400, "invalid_grant", d)
 }
 
@@ -53,7 +53,7 @@ fn percent_decode(s: &str) -> String {
 fn client_credentials(
     req: &HttpRequest,
     form: &HashMap<String, String>,
-) -> Result<(String, Option<String>), HttpResponse> {
+) -> Result<(String, Option<String>), Refusal> {
     let basic = req
         .headers()
         .get("Authorization")
@@ -98,7 +98,7 @@ fn client_credentials(
     }
 }
 
-fn authenticate(store: &Store, id: &str, secret: Option<&str>) -> Result<(), HttpResponse> {
+fn authenticate(store: &Store, id: &str, secret: Option<&str>) -> Result<(), Refusal> {
     let Some(client) = store.clients.get(id) else {
         return Err(oauth_error(
             401,
@@ -128,7 +128,11 @@ fn token_json(body: serde_json::Value) -> HttpResponse {
         .body(serde_json::to_string_pretty(&body).unwrap_or_default())
 }
 
-pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn token(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Refusal> {
     let mut form = HashMap::new();
     let mut repeated = None;
     let is_json = req
@@ -148,7 +152,7 @@ pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes
                     form.insert(k, v);
                 }
             }
-            Err(_) => return invalid_request("Invalid JSON payload received."),
+            Err(_) => return Err(invalid_request("Invalid JSON payload received.")),
         }
     } else {
         for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
@@ -164,28 +168,25 @@ pub async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes
         Err(_) => None,
     };
     note(&req, grant_type.clone(), logged_client);
-    if let Some(res) = take_fault(&shared, "token").await {
-        return res;
-    }
-    let (client_id, secret) = match credentials {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+    take_fault(&shared, "token").await?;
+    let (client_id, secret) = credentials?;
     if let Some(k) = repeated {
-        return invalid_request(&format!("Parameter {k} is repeated."));
+        return Err(invalid_request(&format!("Parameter {k} is repeated.")));
     }
-    if let Err(e) = authenticate(&shared.store(), &client_id, secret.as_deref()) {
-        return e;
-    }
+    authenticate(&shared.store(), &client_id, secret.as_deref())?;
     match grant_type.as_deref() {
         Some("authorization_code") => authorization_code(&shared, &client_id, &form),
         Some("refresh_token") => refresh(&shared, &client_id, &form),
-        None | Some("") => oauth_error(400, "unsupported_grant_type", "Invalid grant_type: "),
-        Some(other) => oauth_error(
+        None | Some("") => Err(oauth_error(
+            400,
+            "unsupported_grant_type",
+            "Invalid grant_type: ",
+        )),
+        Some(other) => Err(oauth_error(
             400,
             "unsupported_grant_type",
             &format!("Invalid grant_type: {other}"),
-        ),
+        )),
     }
 }
 
@@ -209,39 +210,39 @@ fn authorization_code(
     shared: &Shared,
     client_id: &str,
     form: &HashMap<String, String>,
-) -> HttpResponse {
+) -> Result<HttpResponse, Refusal> {
     let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
-        return invalid_request("Missing required parameter: code");
+        return Err(invalid_request("Missing required parameter: code"));
     };
     let mut store = shared.store_mut();
     let Some(entry) = store.codes.get(code).cloned() else {
-        return invalid_grant("Malformed auth code.");
+        return Err(invalid_grant("Malformed auth code."));
     };
     if entry.used {
         // Reuse: refuse, and revoke what the first redemption produced.
         if let Some(family) = entry.family {
             store.revoke_family(family);
         }
-        return invalid_grant("Bad Request");
+        return Err(invalid_grant("Bad Request"));
     }
     if entry.expires_at <= Utc::now() {
-        return invalid_grant("Bad Request");
+        return Err(invalid_grant("Bad Request"));
     }
     if entry.client_id != client_id {
-        return oauth_error(400, "invalid_grant", "Unauthorized");
+        return Err(oauth_error(400, "invalid_grant", "Unauthorized"));
     }
     let redirect_uri = match form.get("redirect_uri") {
         Some(r) => r.as_str(),
         None if entry.redirect_uri.is_empty() => "",
-        None => return invalid_request("Missing parameter: redirect_uri"),
+        None => return Err(invalid_request("Missing parameter: redirect_uri")),
     };
     if redirect_uri != entry.redirect_uri {
-        return oauth_error(400, "redirect_uri_mismatch", "Bad Request");
+        return Err(oauth_error(400, "redirect_uri_mismatch", "Bad Request"));
     }
     if let Some(ch) = &entry.code_challenge {
         match form.get("code_verifier") {
-            None => return invalid_grant("Missing code verifier."),
-            Some(v) if !pkce_ok(ch, v) => return invalid_grant("Invalid code verifier."),
+            None => return Err(invalid_grant("Missing code verifier.")),
+            Some(v) if !pkce_ok(ch, v) => return Err(invalid_grant("Invalid code verifier.")),
             Some(_) => {}
         }
     }
@@ -275,7 +276,7 @@ fn authorization_code(
         store.issue_refresh(&entry, family)
     });
     let Some(account) = store.account(&entry.email).cloned() else {
-        return invalid_grant("Account not found.");
+        return Err(invalid_grant("Account not found."));
     };
     drop(store);
     let mut body = json!({
@@ -301,19 +302,23 @@ fn authorization_code(
             }
         ));
     }
-    token_json(body)
+    Ok(token_json(body))
 }
 
-fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> HttpResponse {
+fn refresh(
+    shared: &Shared,
+    client_id: &str,
+    form: &HashMap<String, String>,
+) -> Result<HttpResponse, Refusal> {
     let Some(token) = form.get("refresh_token").filter(|c| !c.is_empty()) else {
-        return invalid_request("Missing required parameter: refresh_token");
+        return Err(invalid_request("Missing required parameter: refresh_token"));
     };
     let mut store = shared.store_mut();
     let Some(entry) = store.refresh.get(token).cloned() else {
-        return invalid_grant("Token has been expired or revoked.");
+        return Err(invalid_grant("Token has been expired or revoked."));
     };
     if entry.client_id != client_id {
-        return oauth_error(400, "unauthorized_client", "Unauthorized");
+        return Err(oauth_error(400, "unauthorized_client", "Unauthorized"));
     }
     let scopes: BTreeSet<String> = match form.get("scope").filter(|s| !s.is_empty()) {
         None => entry.scopes.clone(),
@@ -324,7 +329,7 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
                 .map(super::model::normalize_scope)
                 .collect();
             if !wanted.is_subset(&entry.scopes) {
-                return oauth_error(400, "invalid_scope", "Some requested scopes were invalid. They are not a subset of the originally granted scopes.");
+                return Err(oauth_error(400, "invalid_scope", "Some requested scopes were invalid. They are not a subset of the originally granted scopes."));
             }
             wanted
         }
@@ -337,7 +342,7 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
         shared.access_ttl,
     );
     let Some(account) = store.account(&entry.email).cloned() else {
-        return invalid_grant("Token has been expired or revoked.");
+        return Err(invalid_grant("Token has been expired or revoked."));
     };
     drop(store);
     let mut body = json!({
@@ -360,5 +365,5 @@ fn refresh(shared: &Shared, client_id: &str, form: &HashMap<String, String>) -> 
             }
         ));
     }
-    token_json(body)
+    Ok(token_json(body))
 }

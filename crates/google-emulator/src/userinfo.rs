@@ -4,7 +4,7 @@ use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::errors::{api_insufficient_scope, api_unauthenticated, oauth_error};
+use super::errors::{api_insufficient_scope, api_unauthenticated, oauth_error, Refusal};
 use super::model::{EMAIL, PROFILE};
 use super::state::take_fault;
 use super::state::{AccessEntry, Shared};
@@ -29,7 +29,7 @@ pub fn api_auth(
     req: &HttpRequest,
     method: &str,
     accepted: &[&str],
-) -> Result<AccessEntry, HttpResponse> {
+) -> Result<AccessEntry, Refusal> {
     let token = bearer(req).ok_or_else(api_unauthenticated)?;
     let entry = shared
         .store()
@@ -42,30 +42,52 @@ pub fn api_auth(
     Ok(entry)
 }
 
-fn unauthorized() -> HttpResponse {
-    let mut res = oauth_error(401, "invalid_request", "Invalid Credentials");
-    res.headers_mut().insert(
+/// What every Drive and Gmail handler starts from: the endpoint's pending fault (if any), then
+/// the access token's grant (401 / 403 in Google's API shape), then the query parameters.
+pub struct ApiCall {
+    pub entry: AccessEntry,
+    pub params: Vec<(String, String)>,
+}
+
+/// The shared prologue of the API handlers: [`ApiCall`].
+pub async fn api_call(
+    shared: &Shared,
+    req: &HttpRequest,
+    endpoint: &str,
+    method: &str,
+    accepted: &[&str],
+) -> Result<ApiCall, Refusal> {
+    take_fault(shared, endpoint).await?;
+    let entry = api_auth(shared, req, method, accepted)?;
+    let params = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    Ok(ApiCall { entry, params })
+}
+
+fn unauthorized() -> Refusal {
+    oauth_error(401, "invalid_request", "Invalid Credentials").with_header(
         WWW_AUTHENTICATE,
         HeaderValue::from_static(
             "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
         ),
-    );
-    res
+    )
 }
 
-pub async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
-    if let Some(res) = take_fault(&shared, "userinfo").await {
-        return res;
-    }
+pub async fn userinfo(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Refusal> {
+    take_fault(&shared, "userinfo").await?;
     let Some(token) = bearer(&req) else {
-        return unauthorized();
+        return Err(unauthorized());
     };
     let store = shared.store();
     let Some(entry) = store.live_access(&token) else {
-        return unauthorized();
+        return Err(unauthorized());
     };
     let Some(account) = store.account(&entry.email) else {
-        return unauthorized();
+        return Err(unauthorized());
     };
     let mut body = json!({"sub": account.sub});
     if entry.scopes.contains(EMAIL) {
@@ -81,9 +103,9 @@ pub async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpRespon
             body["family_name"] = json!(account.family_name);
         }
     }
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .body(serde_json::to_string_pretty(&body).unwrap_or_default())
+        .body(serde_json::to_string_pretty(&body).unwrap_or_default()))
 }
 
 /// `GET|POST /tokeninfo?access_token=…` or `?id_token=…` (Google's token inspection endpoint).
@@ -91,7 +113,7 @@ pub async fn tokeninfo(
     shared: web::Data<Shared>,
     req: HttpRequest,
     body: web::Bytes,
-) -> HttpResponse {
+) -> Result<HttpResponse, Refusal> {
     let mut params: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
@@ -102,10 +124,10 @@ pub async fn tokeninfo(
     if let Some(token) = get("access_token") {
         let store = shared.store();
         let Some(entry) = store.live_access(&token) else {
-            return invalid();
+            return Err(invalid());
         };
         let Some(account) = store.account(&entry.email) else {
-            return invalid();
+            return Err(invalid());
         };
         let exp = entry.expires_at.timestamp();
         let mut body = json!({
@@ -121,9 +143,9 @@ pub async fn tokeninfo(
             body["email"] = json!(account.email);
             body["email_verified"] = json!("true");
         }
-        return HttpResponse::Ok()
+        return Ok(HttpResponse::Ok()
             .content_type("application/json; charset=UTF-8")
-            .body(serde_json::to_string_pretty(&body).unwrap_or_default());
+            .body(serde_json::to_string_pretty(&body).unwrap_or_default()));
     }
     if let Some(jwt) = get("id_token") {
         let verified = shared
@@ -145,12 +167,16 @@ pub async fn tokeninfo(
                 out.insert("alg".into(), json!("RS256"));
                 out.insert("kid".into(), json!(key.kid));
                 out.insert("typ".into(), json!("JWT"));
-                HttpResponse::Ok()
+                Ok(HttpResponse::Ok()
                     .content_type("application/json; charset=UTF-8")
-                    .body(serde_json::to_string_pretty(&out).unwrap_or_default())
+                    .body(serde_json::to_string_pretty(&out).unwrap_or_default()))
             }
-            None => invalid(),
+            None => Err(invalid()),
         };
     }
-    oauth_error(400, "invalid_request", "Missing access_token or id_token.")
+    Err(oauth_error(
+        400,
+        "invalid_request",
+        "Missing access_token or id_token.",
+    ))
 }

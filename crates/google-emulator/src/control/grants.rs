@@ -9,18 +9,21 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{bad, not_found, parse};
-use crate::errors::json_response;
+use crate::errors::{json_response, Refusal};
 use crate::keys::IdTokenInput;
 use crate::model::ClientKind;
 use crate::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
 use crate::state::id_token;
 use crate::state::{CodeEntry, Shared};
 
-pub async fn expire_tokens(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+pub async fn expire_tokens(
+    shared: web::Data<Shared>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Refusal> {
     let email = path.into_inner();
     let mut store = shared.store_mut();
     if store.account(&email).is_none() {
-        return not_found(&email);
+        return Err(not_found(&email));
     }
     let past = Utc::now() - chrono::Duration::seconds(1);
     let mut n = 0;
@@ -30,7 +33,7 @@ pub async fn expire_tokens(shared: web::Data<Shared>, path: web::Path<String>) -
             n += 1;
         }
     }
-    json_response(200, &json!({"expired": n}))
+    Ok(json_response(200, &json!({"expired": n})))
 }
 
 #[derive(Deserialize, Default)]
@@ -42,15 +45,12 @@ pub async fn revoke_grants(
     shared: web::Data<Shared>,
     path: web::Path<String>,
     body: web::Bytes,
-) -> HttpResponse {
-    let input: RevokeBody = match parse(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
+) -> Result<HttpResponse, Refusal> {
+    let input: RevokeBody = parse(&body)?;
     let email = path.into_inner();
     let mut store = shared.store_mut();
     if store.account(&email).is_none() {
-        return not_found(&email);
+        return Err(not_found(&email));
     }
     let clients: BTreeSet<String> = match input.client_id {
         Some(c) => [c].into(),
@@ -59,7 +59,7 @@ pub async fn revoke_grants(
     for c in &clients {
         store.revoke_grant(&email, c);
     }
-    json_response(200, &json!({"revoked": clients}))
+    Ok(json_response(200, &json!({"revoked": clients})))
 }
 
 #[derive(Deserialize)]
@@ -72,23 +72,23 @@ struct MobileBody {
     nonce: Option<String>,
 }
 
-pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
-    let input: MobileBody = match parse(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
+pub async fn mobile_sign_in(
+    shared: web::Data<Shared>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Refusal> {
+    let input: MobileBody = parse(&body)?;
     let mut store = shared.store_mut();
     let Some(account) = store.account(&input.account).cloned() else {
-        return not_found(&input.account);
+        return Err(not_found(&input.account));
     };
     match store.clients.get(&input.client_id).map(|c| c.kind) {
         Some(ClientKind::Android | ClientKind::Ios) => {}
-        Some(ClientKind::Web) => return bad("client_id must be an android or ios client"),
-        None => return bad("unknown client_id"),
+        Some(ClientKind::Web) => return Err(bad("client_id must be an android or ios client")),
+        None => return Err(bad("unknown client_id")),
     }
     match store.clients.get(&input.server_client_id).map(|c| c.kind) {
         Some(ClientKind::Web) => {}
-        _ => return bad("server_client_id must be a registered web client"),
+        _ => return Err(bad("server_client_id must be a registered web client")),
     }
     let mut scopes: BTreeSet<String> = [OPENID, EMAIL, PROFILE]
         .iter()
@@ -127,8 +127,8 @@ pub async fn mobile_sign_in(shared: web::Data<Shared>, body: web::Bytes) -> Http
             auth_time: Some(Utc::now().timestamp()),
         },
     );
-    json_response(
+    Ok(json_response(
         200,
         &json!({"server_auth_code": code, "id_token": token, "scope": scope_string(&scopes)}),
-    )
+    ))
 }

@@ -12,7 +12,7 @@ use actix_web::{middleware, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::json_response;
+use super::errors::{json_refusal, json_response, Refusal};
 use super::guard::guard_controls;
 use super::model::Profile;
 use super::state::Shared;
@@ -57,19 +57,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// 400 with a message saying what is wrong with the control call.
-fn bad(message: &str) -> HttpResponse {
-    json_response(400, &json!({"error": "bad_request", "message": message}))
+fn bad(message: &str) -> Refusal {
+    json_refusal(400, &json!({"error": "bad_request", "message": message}))
 }
 
-fn not_found(email: &str) -> HttpResponse {
-    json_response(
+fn not_found(email: &str) -> Refusal {
+    json_refusal(
         404,
         &json!({"error": "not_found", "message": format!("no account {email}")}),
     )
 }
 
 /// The JSON body of a control call; an empty body is `{}`.
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, HttpResponse> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}" as &[u8]
     } else {
@@ -78,17 +78,17 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, HttpResponse> {
     serde_json::from_slice(body).map_err(|e| bad(&format!("invalid JSON body: {e}")))
 }
 
-async fn reset(shared: web::Data<Shared>) -> HttpResponse {
+async fn reset(shared: web::Data<Shared>) -> Result<HttpResponse, Refusal> {
     shared.reset();
-    json_response(200, &json!({"reset": true}))
+    Ok(json_response(200, &json!({"reset": true})))
 }
 
 fn profile_response(profile: Profile) -> HttpResponse {
     json_response(200, &json!({ "profile": profile }))
 }
 
-async fn get_profile(shared: web::Data<Shared>) -> HttpResponse {
-    profile_response(shared.profile())
+async fn get_profile(shared: web::Data<Shared>) -> Result<HttpResponse, Refusal> {
+    Ok(profile_response(shared.profile()))
 }
 
 #[derive(Deserialize)]
@@ -96,11 +96,8 @@ struct ProfileBody {
     profile: Profile,
 }
 
-async fn put_profile(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
-    let input: ProfileBody = match parse(&body) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
+async fn put_profile(shared: web::Data<Shared>, body: web::Bytes) -> Result<HttpResponse, Refusal> {
+    let input: ProfileBody = parse(&body)?;
     shared.set_profile(input.profile);
-    profile_response(input.profile)
+    Ok(profile_response(input.profile))
 }

@@ -179,7 +179,21 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // Her refresh token reaches the file moments after the sign-in, without a shutdown.
+    let mut kept = false;
+    for _ in 0..400 {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap_or_default();
+        if doc["refresh_tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["email"] == ALICE_EMAIL))
+        {
+            kept = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(kept, "her refresh token is in the state file");
     drop(guard); // killed: no shutdown, only what was written as it happened
     let mut child = binary(dir.path())
         .envs(env.clone())

@@ -2,12 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use google_emulator::{EmulatorArgs, Profile};
 
-use super::{json_of, scope_with, ALICE};
-use crate::emulator_support::*;
-use google_emulator::{EmulatorArgs, Options, Profile};
+use crate::prelude::*;
 
 const OFFLINE: &str = "offline_access";
 

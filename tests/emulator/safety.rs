@@ -1,13 +1,8 @@
 //! The emulator on a developer's machine: its controls answer only itself (Host, Origin, JSON
 //! bodies, no CORS preflight), and its consent form only the page it rendered (CSRF token).
 
+use crate::prelude::*;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, HOST, ORIGIN};
-use reqwest::Method;
-use serde_json::{json, Value};
-
-use super::{scope_with, ALICE};
-use crate::emulator_support::*;
-use google_emulator::Options;
 
 /// A raw control call: `(status, JSON body, response headers)`.
 async fn raw_control(

@@ -227,15 +227,7 @@ async fn a_key_rotation_signs_with_the_new_key_and_keeps_the_old_one_until_the_n
     let scope = format!("{BASIC} {DRIVE_META}");
     let kid_of = |t: &Value| jwt_parts(t["id_token"].as_str().unwrap()).0["kid"].clone();
     let jwks = || async {
-        let body: Value = emu
-            .http
-            .get(format!("{}/oauth2/v3/certs", emu.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = emu.get_json("/oauth2/v3/certs").await;
         body["keys"]
             .as_array()
             .unwrap()
@@ -261,15 +253,7 @@ async fn a_key_rotation_signs_with_the_new_key_and_keeps_the_old_one_until_the_n
     );
     assert!(verify_rs256(&emu, before["id_token"].as_str().unwrap()).await);
     assert!(verify_rs256(&emu, after["id_token"].as_str().unwrap()).await);
-    let v1: Value = emu
-        .http
-        .get(format!("{}/oauth2/v1/certs", emu.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = emu.get_json("/oauth2/v1/certs").await;
     assert_eq!(v1.as_object().unwrap().len(), 2, "{v1}");
 
     let (_, second) = emu.post_control("/keys/rotate", json!({})).await;

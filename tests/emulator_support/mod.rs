@@ -273,8 +273,35 @@ impl Emu {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET path` and its JSON body (discovery, the certs documents).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     pub async fn post_control(&self, path: &str, body: Value) -> (u16, Value) {
         self.control(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+/// One row of a refusal table: a token request's form, the status and the `error` it gets.
+pub type Refusal<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+
+/// The token endpoint's refusals as a table: each form must get `(status, error)`.
+pub async fn assert_token_errors(emu: &Emu, cases: &[Refusal<'_>]) {
+    for (form, status, error) in cases {
+        let (got, body) = emu.token(form).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (*status, Some(*error)),
+            "{form:?}: {body}"
+        );
     }
 }
 
@@ -283,15 +310,7 @@ pub async fn verify_rs256(emu: &Emu, jwt: &str) -> bool {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
     use rsa::{BigUint, RsaPublicKey};
-    let jwks: Value = emu
-        .http
-        .get(format!("{}/oauth2/v3/certs", emu.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = emu.get_json("/oauth2/v3/certs").await;
     let (header, _) = jwt_parts(jwt);
     let Some(key) = jwks["keys"]
         .as_array()

@@ -78,8 +78,19 @@ fn an_account_added_before_a_restart_is_there_after_it() {
         r#"{"email": "restart@example.test", "name": "Re Start"}"#,
     );
     assert!(added.starts_with("HTTP/1.1 201"), "{added}");
-    // Written shortly after the change; a kill (no shutdown) must not lose it after that.
-    std::thread::sleep(Duration::from_millis(600));
+    // Written shortly after the change (no shutdown needed): once it is in the file, a kill
+    // loses nothing.
+    let started = Instant::now();
+    while !std::fs::read_to_string(&state)
+        .unwrap_or_default()
+        .contains("restart@example.test")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the change never reached the state file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     first.kill().unwrap();
     first.wait().unwrap();
 

@@ -28,6 +28,17 @@ fn binary(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `sync --all` with `env`, as a person runs it beside `serve`.
+fn sync_all(dir: &std::path::Path, env: &[(&str, String)]) -> std::process::Output {
+    tokio::task::block_in_place(|| {
+        binary(dir)
+            .envs(env.iter().cloned())
+            .args(["sync", "--all"])
+            .output()
+            .unwrap()
+    })
+}
+
 struct Killed(Child);
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -138,13 +149,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     assert!(synced, "the background sync ran and the page shows it");
 
     // …and `sync`, run with the same environment, reaches the same emulator and client.
-    let out = tokio::task::block_in_place(|| {
-        binary(dir.path())
-            .envs(env.clone())
-            .args(["sync", "--all"])
-            .output()
-            .unwrap()
-    });
+    let out = sync_all(dir.path(), &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -224,13 +229,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
             panic!("{e}: {log}")
         });
     assert_eq!(expired.status(), StatusCode::OK);
-    let out = tokio::task::block_in_place(|| {
-        binary(dir.path())
-            .envs(env.clone())
-            .args(["sync", "--all"])
-            .output()
-            .unwrap()
-    });
+    let out = sync_all(dir.path(), &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");

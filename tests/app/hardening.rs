@@ -349,16 +349,18 @@ on_both_backends! {
 on_both_backends! {
     async fn after_a_key_rotation_new_sign_ins_work_and_old_tokens_still_verify(app) {
         assert_eq!(app.sign_in(ALICE).await.status(), StatusCode::SEE_OTHER);
-        // Google Sign-In on a phone, before the rotation: the app's ID token has the old key.
-        let before = app
-            .emu_post(
+        // Google Sign-In on a phone: a code and the app's own ID token.
+        let phone = || {
+            app.emu_post(
                 "/emulator/mobile-sign-in",
                 serde_json::json!({"account": "bob@example.test",
                     "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
                     "server_client_id": crate::helpers::CLIENT_ID,
                     "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"]}),
             )
-            .await;
+        };
+        // Before the rotation: the app's ID token has the old key.
+        let before = phone().await;
         let rotated = app.emu_post("/emulator/keys/rotate", serde_json::json!({})).await;
         assert_ne!(rotated["kid"], rotated["previous"]);
 
@@ -372,15 +374,7 @@ on_both_backends! {
 
         // The phone's ID token from before the rotation still verifies (its key is still
         // published), sent with a code minted after it.
-        let after = app
-            .emu_post(
-                "/emulator/mobile-sign-in",
-                serde_json::json!({"account": "bob@example.test",
-                    "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
-                    "server_client_id": crate::helpers::CLIENT_ID,
-                    "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"]}),
-            )
-            .await;
+        let after = phone().await;
         let resp = reqwest::Client::new()
             .post(format!("{}/authcode", app.addr))
             .header("X-Requested-With", "com.example.app")

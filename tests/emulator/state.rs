@@ -4,13 +4,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 
-use google_emulator::{ClientKind, ClientRegistration, Options};
-use serde_json::{json, Value};
-
-use crate::emulator_support::{
-    http_client, jwt_parts, verify_rs256, Emu, BASIC, CLIENT_ID, CLIENT_SECRET, DRIVE_META,
-    REDIRECT,
-};
+use crate::prelude::*;
 
 /// An emulator keeping its state in `path`, and the handle that stops it (a restart).
 fn start_kept(path: &Path) -> (Emu, actix_web::dev::ServerHandle) {
@@ -22,18 +16,7 @@ fn start_kept(path: &Path) -> (Emu, actix_web::dev::ServerHandle) {
     let (emulator, server) = google_emulator::start(listener, options).expect("start");
     let handle = server.handle();
     tokio::spawn(server);
-    emulator.register_client(ClientRegistration {
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        kind: ClientKind::Web,
-        redirect_uris: vec![REDIRECT.into()],
-    });
-    let emu = Emu {
-        url: emulator.url.clone(),
-        emulator,
-        http: http_client(false),
-    };
-    (emu, handle)
+    (Emu::of(emulator), handle)
 }
 
 async fn file_names(emu: &Emu, token: &str) -> Vec<String> {
@@ -92,7 +75,7 @@ async fn a_restart_with_a_state_file_keeps_refresh_tokens_consents_and_data() {
     );
     let res = emu.get_auth(&emu.http, &params).await;
     assert_eq!(res.status(), 302);
-    let q = crate::emulator_support::query(&crate::emulator_support::location(&res));
+    let q = query(&location(&res));
     assert!(q.contains_key("code"), "consent remembered: {q:?}");
 }
 
@@ -181,7 +164,7 @@ async fn a_corrupt_state_file_stops_the_start_and_is_left_alone() {
 
 #[tokio::test]
 async fn the_state_exported_then_imported_after_a_reset_is_the_same_state() {
-    let emu = crate::emulator_support::start().await;
+    let emu = start().await;
     let scope = format!("{BASIC} {DRIVE_META}");
     let tokens = emu
         .tokens("alice@example.test", &scope, &[("access_type", "offline")])
@@ -223,7 +206,7 @@ async fn the_state_exported_then_imported_after_a_reset_is_the_same_state() {
 
 #[tokio::test]
 async fn a_key_rotation_signs_with_the_new_key_and_keeps_the_old_one_until_the_next() {
-    let emu = crate::emulator_support::start().await;
+    let emu = start().await;
     let scope = format!("{BASIC} {DRIVE_META}");
     let kid_of = |t: &Value| jwt_parts(t["id_token"].as_str().unwrap()).0["kid"].clone();
     let jwks = || async {

@@ -49,16 +49,23 @@ pub async fn start_with(options: Options) -> Emu {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let (emulator, server) = emulator::start(listener, options).expect("start");
     tokio::spawn(server);
-    emulator.register_client(ClientRegistration {
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        kind: ClientKind::Web,
-        redirect_uris: vec![REDIRECT.into()],
-    });
-    Emu {
-        url: emulator.url.clone(),
-        emulator,
-        http: http_client(false),
+    Emu::of(emulator)
+}
+
+impl Emu {
+    /// A started emulator with the tests' web client registered.
+    pub fn of(emulator: Emulator) -> Emu {
+        emulator.register_client(ClientRegistration {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            kind: ClientKind::Web,
+            redirect_uris: vec![REDIRECT.into()],
+        });
+        Emu {
+            url: emulator.url.clone(),
+            emulator,
+            http: http_client(false),
+        }
     }
 }
 

@@ -204,9 +204,8 @@ pub fn load(path: &Path) -> Result<Option<StateDocument>, StateFileError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(e.to_string())),
     };
-    let doc = StateDocument::parse(&bytes).map_err(fail)?;
-    doc.keys().map_err(fail)?;
-    Ok(Some(doc))
+    // Its keys are read (once) by the caller, which reports them as this file's fault too.
+    StateDocument::parse(&bytes).map(Some).map_err(fail)
 }
 
 /// Writes `json` to `path` atomically: a temporary file beside it (readable by its owner only:

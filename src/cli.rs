@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default), `emulator`, `migrate`, `sync`, `admin`.
+//! Command line: `serve` (the default), `emulator`, `migrate`, `sync`, `admin`, `rekey`,
+//! `check`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -34,6 +35,24 @@ pub enum Command {
     /// Act for users who are away: refresh tokens as needed and record each user's Drive
     /// summary, shown on their home page. Exits 1 when any user failed.
     Sync(SyncArgs),
+    /// Seal every stored token and session again under SECRET_KEY, so that the keys in
+    /// SECRET_KEYS_PREVIOUS can be dropped. Safe while instances serve, safe to run again.
+    /// Exits 1 unless nothing is left under a previous key and every value could be read.
+    Rekey(RekeyArgs),
+    /// Validate the configuration without serving: the client secret, the provider's
+    /// discovery and keys, the redirect URI, the database and its migrations, and whether the
+    /// stored tokens open with the configured keys. One line per check; exits 1 on a failure.
+    Check,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RekeyArgs {
+    /// Rows read and re-sealed per batch.
+    #[arg(long, default_value_t = crate::rekey::DEFAULT_BATCH, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub batch_size: i64,
+    /// Milliseconds to wait between batches (to spare a busy database).
+    #[arg(long, default_value_t = 0)]
+    pub pause_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,13 +90,15 @@ pub enum CliError {
     Other(#[from] anyhow::Error),
     #[error("{0} user(s) could not be synced")]
     Failed(usize),
+    #[error("a check failed (the FAIL lines above)")]
+    Checks,
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Config(_) => 2,
-            Self::Other(_) | Self::Failed(_) => 1,
+            Self::Other(_) | Self::Failed(_) | Self::Checks => 1,
         }
     }
 }
@@ -108,6 +129,42 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(google_emulator::run_cli(args, &mut std::io::stdout()).await?)
         }
         Command::Admin { action } => admin(action).await,
+        Command::Check => {
+            let settings = match Settings::from_env() {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("FAIL configuration: {e}");
+                    return Err(CliError::Checks);
+                }
+            };
+            println!("ok   configuration: APP_BASE_URL={}", settings.origin());
+            if !crate::check::run(&settings, &mut std::io::stdout()).await {
+                return Err(CliError::Checks);
+            }
+            Ok(())
+        }
+        Command::Rekey(args) => {
+            let settings = Settings::from_env()?;
+            let rekey = crate::startup::rekeyer(&settings).await?;
+            let report = rekey
+                .run(
+                    args.batch_size,
+                    std::time::Duration::from_millis(args.pause_ms),
+                    &mut std::io::stdout(),
+                )
+                .await?;
+            if !report.complete() {
+                return Err(CliError::Other(anyhow::anyhow!(
+                    "{} value(s) are still under a previous key and {} could not be read with \
+                     SECRET_KEY or SECRET_KEYS_PREVIOUS; keep the previous keys. Values written \
+                     meanwhile by an instance without the new SECRET_KEY are re-sealed by running \
+                     rekey again once every instance has it",
+                    report.after.under_previous_keys(),
+                    report.after.unreadable()
+                )));
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let settings = Settings::from_env()?;
             let database = settings.database;

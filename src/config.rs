@@ -136,6 +136,9 @@ pub struct Settings {
     pub google: GoogleSource,
     /// Master secret; session and encryption keys are derived from it.
     pub secret_key: SecretString,
+    /// Retired secrets (`SECRET_KEYS_PREVIOUS`): what they sealed or signed is still read,
+    /// nothing is written under them. `rekey` moves every stored value to `secret_key`.
+    pub secret_keys_previous: Vec<SecretString>,
     /// Emails (lower case) whose verified owners are admins (checked at every request).
     pub admin_emails: Vec<String>,
     /// Lifetime of a session without activity.
@@ -272,6 +275,8 @@ impl Settings {
             )));
         }
 
+        let secret_keys_previous = previous_secrets(&get, &secret_key)?;
+
         // In emulator mode the seeded admin@example.test is an admin unless ADMIN_EMAILS says
         // otherwise, so a newcomer can open the dashboard at once.
         let admin_default = match &google {
@@ -366,6 +371,7 @@ impl Settings {
             },
             google,
             secret_key,
+            secret_keys_previous,
             admin_emails,
             session_ttl,
             sign_in_scopes,
@@ -414,6 +420,50 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// A comma- or space-separated list.
+/// `SECRET_KEYS_PREVIOUS` (separated by commas, spaces or newlines) or
+/// `SECRET_KEYS_PREVIOUS_FILE` (one per line): retired keys, each as long as a current one.
+fn previous_secrets(
+    get: &impl Fn(&str) -> Option<String>,
+    current: &SecretString,
+) -> Result<Vec<SecretString>, ConfigError> {
+    let text = match (
+        get("SECRET_KEYS_PREVIOUS"),
+        get("SECRET_KEYS_PREVIOUS_FILE"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "set SECRET_KEYS_PREVIOUS or SECRET_KEYS_PREVIOUS_FILE, not both",
+            ))
+        }
+        (Some(v), None) => v,
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
+            bad(format!(
+                "SECRET_KEYS_PREVIOUS_FILE={path} cannot be read: {e}"
+            ))
+        })?,
+        (None, None) => return Ok(Vec::new()),
+    };
+    let mut keys = Vec::new();
+    for (i, key) in text
+        .split([',', ' ', '\n', '\r', '\t'])
+        .filter(|k| !k.is_empty())
+        .enumerate()
+    {
+        if key.chars().count() < MIN_SECRET_LEN {
+            return Err(bad(format!(
+                "SECRET_KEYS_PREVIOUS: key {} is shorter than {MIN_SECRET_LEN} characters; \
+                 list whole retired SECRET_KEY values, separated by commas",
+                i + 1
+            )));
+        }
+        if key == current.expose_secret() {
+            continue;
+        }
+        keys.push(SecretString::from(key.to_string()));
+    }
+    Ok(keys)
+}
+
 fn list(value: Option<String>) -> Vec<String> {
     value
         .unwrap_or_default()
@@ -535,6 +585,40 @@ mod tests {
     }
 
     const KEY: &str = "0123456789012345678901234567890123456789012345678901234567890123456789";
+
+    #[test]
+    fn previous_keys_are_listed_and_checked() {
+        let old = "o".repeat(64);
+        let older = "p".repeat(64);
+        let s = settings(&[
+            ("SECRET_KEY", KEY),
+            ("SECRET_KEYS_PREVIOUS", &format!("{old}, {older}\n{KEY}")),
+        ])
+        .unwrap();
+        let previous: Vec<&str> = s
+            .secret_keys_previous
+            .iter()
+            .map(|k| k.expose_secret())
+            .collect();
+        assert_eq!(
+            previous,
+            [old.as_str(), older.as_str()],
+            "the current key is skipped"
+        );
+        let err = settings(&[("SECRET_KEY", KEY), ("SECRET_KEYS_PREVIOUS", "short")]).unwrap_err();
+        assert!(err.to_string().contains("key 1 is shorter"), "{err}");
+        let err = settings(&[
+            ("SECRET_KEY", KEY),
+            ("SECRET_KEYS_PREVIOUS", &old),
+            ("SECRET_KEYS_PREVIOUS_FILE", "/x"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        assert!(settings(&[("SECRET_KEY", KEY)])
+            .unwrap()
+            .secret_keys_previous
+            .is_empty());
+    }
 
     #[test]
     fn short_secret_is_refused_with_advice() {

@@ -2,9 +2,11 @@
 //!
 //! See `docs/ARCHITECTURE.md` for a tour of the modules.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod google;
+pub mod rekey;
 pub mod secret;
 pub mod startup;
 pub mod store;

@@ -156,13 +156,20 @@ fn oauth_clients(
 /// The vault and Drive client as work outside `serve` uses them (the `sync` command, tests):
 /// every configured OAuth client, the tokens key derived from `SECRET_KEY`.
 pub fn background_vault(settings: &Settings, db: Db) -> anyhow::Result<(Vault, Drive, Gmail)> {
-    let keys = Keys::derive(&settings.secret_key);
+    let keys = Keys::derive(&settings.secret_key, &settings.secret_keys_previous);
     let google = background_google(settings, &keys)?;
     let http = http_client(settings.upstream.connect, settings.upstream.total)?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
     let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (web, mobile) = oauth_clients(settings, google, http);
     Ok((Vault::new(db, keys.tokens, web, mobile.all()), drive, gmail))
+}
+
+/// The `rekey` command's worker (and `check`'s census of stored values).
+pub async fn rekeyer(settings: &Settings) -> anyhow::Result<crate::rekey::Rekey> {
+    let db = connect_db(&settings.database).await?;
+    let keys = Keys::derive(&settings.secret_key, &settings.secret_keys_previous);
+    Ok(crate::rekey::Rekey::new(db, &keys))
 }
 
 /// The `sync` command's worker.
@@ -190,7 +197,7 @@ pub async fn start_on(
     mut settings: Settings,
     sync_every: Option<std::time::Duration>,
 ) -> anyhow::Result<Running> {
-    let keys = Keys::derive(&settings.secret_key);
+    let keys = Keys::derive(&settings.secret_key, &settings.secret_keys_previous);
     let (google, emulator) = resolve_google(&settings, &keys)?;
     let emulator = match emulator {
         Some((emu, server)) => {
@@ -270,6 +277,13 @@ fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<S
     let ttl = settings.session_ttl.num_seconds();
     let store = DbSessionStore::new(db.clone(), keys.sessions);
     let cookie_key = Key::from(&keys.cookie);
+    let cookie_keys = crate::web::cookie_keys::SessionCookieKeys::new(
+        cookie_name,
+        &keys.cookie,
+        &keys.cookie_previous,
+        https,
+        actix_web::cookie::time::Duration::seconds(ttl),
+    );
 
     spawn_session_sweeper(db);
     let provider_name = settings.provider_name.clone();
@@ -292,6 +306,10 @@ fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<S
             .wrap_fn(crate::web::outage::on_load)
             .wrap(sessions)
             .wrap_fn(crate::web::outage::on_save)
+            .wrap_fn({
+                let keys = cookie_keys.clone();
+                move |req, srv| crate::web::cookie_keys::upgrade(&keys, req, srv)
+            })
             .wrap_fn(crate::web::admission::check)
             .wrap(crate::web::headers::security_headers(https))
             .wrap(TracingLogger::<crate::web::telemetry::SafeRootSpan>::new())

@@ -1,8 +1,10 @@
 //! AES-256-GCM sealing: `key id (4 bytes) ‖ nonce (12 bytes) ‖ ciphertext+tag`, with the
 //! caller's associated data (user id + field) so a value cannot be moved to another row or
-//! column. The key id is a fingerprint of the key, so a value sealed under another key (a
-//! different SECRET_KEY, or an older key once keys rotate) is recognised as such instead of
-//! being mistaken for corrupt data.
+//! column. The key id is a fingerprint of the key (never the key), so a value names the key
+//! that sealed it: a `Cipher` seals under its current key and opens under the key a value
+//! names — the current one or a retired one still accepted for reading (key rotation) — and a
+//! value sealed under a key it does not hold is recognised as such instead of being mistaken
+//! for corrupt data.
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
@@ -20,32 +22,80 @@ pub enum SealError {
     Corrupt,
 }
 
-/// Encrypts and decrypts values at rest.
+/// Which of a cipher's keys sealed a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedUnder {
+    Current,
+    Previous,
+    /// A key this cipher does not hold (or a value too short to name one).
+    Unknown,
+}
+
 #[derive(Clone)]
-pub struct Cipher {
-    key_id: [u8; ID_LEN],
+struct SealingKey {
+    id: [u8; ID_LEN],
     aead: Aes256Gcm,
 }
 
-impl Cipher {
-    pub fn new(key: &[u8; 32]) -> Self {
+impl SealingKey {
+    fn new(key: &[u8; 32]) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
             .chain_update(b"offline-access key id")
             .chain_update(key)
             .finalize();
-        let mut key_id = [0u8; ID_LEN];
-        key_id.copy_from_slice(&digest[..ID_LEN]);
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&digest[..ID_LEN]);
         Self {
-            key_id,
+            id,
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
         }
     }
+}
 
-    /// Encrypts `plaintext` under a fresh random nonce.
+/// Encrypts and decrypts values at rest: seals under the current key, opens under the current
+/// key or any previous one.
+#[derive(Clone)]
+pub struct Cipher {
+    current: SealingKey,
+    previous: Vec<SealingKey>,
+}
+
+impl Cipher {
+    pub fn new(key: &[u8; 32]) -> Self {
+        Self::with_previous(key, &[])
+    }
+
+    /// A cipher that seals under `current` and still opens what `previous` keys sealed.
+    pub fn with_previous(current: &[u8; 32], previous: &[[u8; 32]]) -> Self {
+        let current = SealingKey::new(current);
+        let previous = previous
+            .iter()
+            .map(SealingKey::new)
+            .filter(|k| k.id != current.id)
+            .collect();
+        Self { current, previous }
+    }
+
+    /// The current key's id in hex: what an operator may print to tell keys apart.
+    pub fn key_id(&self) -> String {
+        self.current.id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Which key sealed `sealed`, judged by the id it carries (nothing is decrypted).
+    pub fn sealed_under(&self, sealed: &[u8]) -> SealedUnder {
+        match sealed.get(..ID_LEN) {
+            Some(id) if id == self.current.id => SealedUnder::Current,
+            Some(id) if self.previous.iter().any(|k| k.id == id) => SealedUnder::Previous,
+            _ => SealedUnder::Unknown,
+        }
+    }
+
+    /// Encrypts `plaintext` under the current key and a fresh random nonce.
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Vec<u8> {
+        let key = &self.current;
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = self
+        let ciphertext = key
             .aead
             .encrypt(
                 &nonce,
@@ -56,22 +106,25 @@ impl Cipher {
             )
             .expect("AES-GCM encryption of an in-memory buffer does not fail");
         let mut out = Vec::with_capacity(ID_LEN + NONCE_LEN + ciphertext.len());
-        out.extend_from_slice(&self.key_id);
+        out.extend_from_slice(&key.id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
         out
     }
 
-    /// Decrypts a value made by [`Cipher::seal`] with the same associated data.
+    /// Decrypts a value made by [`Cipher::seal`] with the same associated data, under the key
+    /// the value names.
     pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Vec<u8>, SealError> {
         if sealed.len() < ID_LEN + NONCE_LEN + 16 {
             return Err(SealError::Truncated);
         }
-        if sealed[..ID_LEN] != self.key_id {
-            return Err(SealError::UnknownKey);
-        }
+        let id = &sealed[..ID_LEN];
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == id)
+            .ok_or(SealError::UnknownKey)?;
         let nonce = Nonce::from_slice(&sealed[ID_LEN..ID_LEN + NONCE_LEN]);
-        self.aead
+        key.aead
             .decrypt(
                 nonce,
                 Payload {
@@ -80,6 +133,16 @@ impl Cipher {
                 },
             )
             .map_err(|_| SealError::Corrupt)
+    }
+
+    /// Opens a value and, when a previous key sealed it, seals it again under the current
+    /// key: `Ok(None)` when it is already under the current key (nothing to do).
+    pub fn reseal(&self, sealed: &[u8], aad: &str) -> Result<Option<Vec<u8>>, SealError> {
+        if self.sealed_under(sealed) == SealedUnder::Current {
+            return Ok(None);
+        }
+        let plaintext = self.open(sealed, aad)?;
+        Ok(Some(self.seal(&plaintext, aad)))
     }
 }
 
@@ -117,5 +180,40 @@ mod tests {
         let other = Cipher::new(&[8u8; 32]);
         let sealed = other.seal(b"v", "x");
         assert!(matches!(c.open(&sealed, "x"), Err(SealError::UnknownKey)));
+    }
+
+    #[test]
+    fn previous_keys_open_and_current_key_seals() {
+        let old = Cipher::new(&[1u8; 32]);
+        let sealed_old = old.seal(b"refresh", "user:1:refresh_token");
+        let rotated = Cipher::with_previous(&[2u8; 32], &[[1u8; 32]]);
+        assert_eq!(rotated.sealed_under(&sealed_old), SealedUnder::Previous);
+        assert_eq!(
+            rotated.open(&sealed_old, "user:1:refresh_token").unwrap(),
+            b"refresh"
+        );
+        let fresh = rotated.seal(b"refresh", "user:1:refresh_token");
+        assert_eq!(rotated.sealed_under(&fresh), SealedUnder::Current);
+        assert!(matches!(
+            old.open(&fresh, "user:1:refresh_token"),
+            Err(SealError::UnknownKey)
+        ));
+        let resealed = rotated
+            .reseal(&sealed_old, "user:1:refresh_token")
+            .unwrap()
+            .expect("a value under a previous key is re-sealed");
+        assert_eq!(rotated.sealed_under(&resealed), SealedUnder::Current);
+        assert!(rotated
+            .reseal(&resealed, "user:1:refresh_token")
+            .unwrap()
+            .is_none());
+        // Once the old key is dropped, its values are named as under an unknown key.
+        let dropped = Cipher::new(&[2u8; 32]);
+        assert_eq!(dropped.sealed_under(&sealed_old), SealedUnder::Unknown);
+        assert!(matches!(
+            dropped.reseal(&sealed_old, "user:1:refresh_token"),
+            Err(SealError::UnknownKey)
+        ));
+        assert_ne!(old.key_id(), rotated.key_id());
     }
 }

@@ -5,17 +5,20 @@
 
 mod cipher;
 
-pub use cipher::{Cipher, SealError};
+pub use cipher::{Cipher, SealError, SealedUnder};
 
 use hkdf::Hkdf;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-/// Keys derived from `SECRET_KEY`, each for one purpose.
+/// Keys derived from `SECRET_KEY`, each for one purpose, with the keys derived from
+/// `SECRET_KEYS_PREVIOUS` still accepted for reading (key rotation).
 #[derive(Clone)]
 pub struct Keys {
     /// Signs the session cookie (actix-session wants 64 bytes).
     pub cookie: [u8; 64],
+    /// The previous keys' cookie keys: a cookie made under one is still accepted.
+    pub cookie_previous: Vec<[u8; 64]>,
     /// Encrypts stored tokens.
     pub tokens: Cipher,
     /// Encrypts session state (a separate key: sessions are re-sealed on every change).
@@ -24,33 +27,59 @@ pub struct Keys {
     pub emulator_client_secret: String,
 }
 
-impl Keys {
-    pub fn derive(secret: &SecretString) -> Self {
+/// What one secret derives.
+struct Derived {
+    cookie: [u8; 64],
+    tokens: [u8; 32],
+    sessions: [u8; 32],
+    emulator: [u8; 24],
+}
+
+impl Derived {
+    fn from(secret: &SecretString) -> Self {
         let hk = Hkdf::<Sha256>::new(
             Some(b"offline-access/v1"),
             secret.expose_secret().as_bytes(),
         );
-        let mut cookie = [0u8; 64];
-        let mut vault = [0u8; 32];
-        let mut sessions = [0u8; 32];
-        let mut emu = [0u8; 24];
+        let mut d = Self {
+            cookie: [0; 64],
+            tokens: [0; 32],
+            sessions: [0; 32],
+            emulator: [0; 24],
+        };
         // Output lengths are far below HKDF's limit, so expand cannot fail.
-        hk.expand(b"session-cookie", &mut cookie)
+        hk.expand(b"session-cookie", &mut d.cookie)
             .expect("64 bytes is a valid HKDF-SHA256 length");
-        hk.expand(b"vault-key-1", &mut vault)
+        hk.expand(b"vault-key-1", &mut d.tokens)
             .expect("32 bytes is a valid HKDF-SHA256 length");
-        hk.expand(b"session-key-1", &mut sessions)
+        hk.expand(b"session-key-1", &mut d.sessions)
             .expect("32 bytes is a valid HKDF-SHA256 length");
-        hk.expand(b"emulator-client-secret", &mut emu)
+        hk.expand(b"emulator-client-secret", &mut d.emulator)
             .expect("24 bytes is a valid HKDF-SHA256 length");
+        d
+    }
+}
+
+impl Keys {
+    /// The keys of `current`, reading also what the `previous` secrets sealed.
+    pub fn derive(current: &SecretString, previous: &[SecretString]) -> Self {
         use base64::Engine;
+        let now = Derived::from(current);
+        let old: Vec<Derived> = previous.iter().map(Derived::from).collect();
+        let tokens: Vec<[u8; 32]> = old.iter().map(|d| d.tokens).collect();
+        let sessions: Vec<[u8; 32]> = old.iter().map(|d| d.sessions).collect();
         Self {
-            cookie,
-            tokens: Cipher::new(&vault),
-            sessions: Cipher::new(&sessions),
+            cookie: now.cookie,
+            cookie_previous: old
+                .iter()
+                .map(|d| d.cookie)
+                .filter(|c| *c != now.cookie)
+                .collect(),
+            tokens: Cipher::with_previous(&now.tokens, &tokens),
+            sessions: Cipher::with_previous(&now.sessions, &sessions),
             emulator_client_secret: format!(
                 "GOCSPX-{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(emu)
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(now.emulator)
             ),
         }
     }
@@ -89,9 +118,9 @@ mod tests {
 
     #[test]
     fn keys_are_deterministic_per_secret() {
-        let a = Keys::derive(&SecretString::from("a".repeat(64)));
-        let b = Keys::derive(&SecretString::from("a".repeat(64)));
-        let c = Keys::derive(&SecretString::from("b".repeat(64)));
+        let a = Keys::derive(&SecretString::from("a".repeat(64)), &[]);
+        let b = Keys::derive(&SecretString::from("a".repeat(64)), &[]);
+        let c = Keys::derive(&SecretString::from("b".repeat(64)), &[]);
         assert_eq!(a.cookie, b.cookie);
         assert_ne!(a.cookie, c.cookie);
         assert_eq!(a.emulator_client_secret, b.emulator_client_secret);
@@ -102,5 +131,26 @@ mod tests {
             a.sessions.open(&sealed, "aad").is_err(),
             "one key per purpose"
         );
+    }
+
+    #[test]
+    fn previous_secrets_are_read_but_never_written() {
+        let old = Keys::derive(&SecretString::from("a".repeat(64)), &[]);
+        let rotated = Keys::derive(
+            &SecretString::from("b".repeat(64)),
+            &[SecretString::from("a".repeat(64))],
+        );
+        let sealed = old.tokens.seal(b"x", "aad");
+        assert_eq!(rotated.tokens.open(&sealed, "aad").unwrap(), b"x");
+        assert_eq!(
+            rotated
+                .tokens
+                .sealed_under(&rotated.tokens.seal(b"x", "aad")),
+            SealedUnder::Current
+        );
+        let session = old.sessions.seal(b"s", "aad");
+        assert_eq!(rotated.sessions.open(&session, "aad").unwrap(), b"s");
+        assert_eq!(rotated.cookie_previous, vec![old.cookie]);
+        assert_ne!(rotated.cookie, old.cookie);
     }
 }

@@ -321,3 +321,71 @@ pub fn delete_for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result
         .execute(conn)
         .context("deleting a user's credentials")
 }
+
+/// A sealed token column, for re-sealing under a new key (`rekey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    Refresh,
+    Access,
+}
+
+impl SealedColumn {
+    /// The column's name, which is also the field its values are bound to when sealed.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh_token",
+            Self::Access => "access_token",
+        }
+    }
+}
+
+/// One credential's sealed values, for `rekey` and `check`.
+#[derive(Debug, Queryable)]
+pub struct SealedRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub refresh_token: Option<Vec<u8>>,
+    pub access_token: Option<Vec<u8>>,
+}
+
+/// Up to `limit` credentials with an id above `after`, in id order (keyset pages).
+pub fn sealed_page(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<SealedRow>> {
+    credentials::table
+        .filter(credentials::id.gt(after))
+        .order(credentials::id)
+        .limit(limit)
+        .select((
+            credentials::id,
+            credentials::user_id,
+            credentials::refresh_token,
+            credentials::access_token,
+        ))
+        .load(conn)
+        .context("reading sealed credentials")
+}
+
+/// Replaces one sealed value with `new` only while the column still holds `old`: a token
+/// written meanwhile (a refresh, a new grant) is never overwritten. Whether it replaced.
+pub fn replace_sealed(
+    conn: &mut AnyConnection,
+    id: i64,
+    column: SealedColumn,
+    old: &[u8],
+    new: &[u8],
+) -> anyhow::Result<bool> {
+    let row = credentials::table.find(id);
+    let changed = match column {
+        SealedColumn::Refresh => diesel::update(row.filter(credentials::refresh_token.eq(old)))
+            .set(credentials::refresh_token.eq(new))
+            .execute(conn),
+        SealedColumn::Access => diesel::update(row.filter(credentials::access_token.eq(old)))
+            .set(credentials::access_token.eq(new))
+            .execute(conn),
+    }
+    .context("re-sealing a credential")?;
+    Ok(changed == 1)
+}

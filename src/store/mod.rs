@@ -147,6 +147,21 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// The names of the migrations this binary would apply (`check`).
+    pub fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.conn().map_err(anyhow::Error::from)?;
+        let names = match &mut *conn {
+            AnyConnection::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|p| p.iter().map(|m| m.name().to_string()).collect()),
+            AnyConnection::Postgresql(c) => c
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|p| p.iter().map(|m| m.name().to_string()).collect()),
+        }
+        .map_err(|e| anyhow::anyhow!("reading the applied migrations: {e}"))?;
+        Ok(names)
+    }
+
     /// Runs pending migrations for this backend; returns how many ran.
     pub fn migrate(&self) -> anyhow::Result<usize> {
         let mut conn = self.conn().map_err(anyhow::Error::from)?;

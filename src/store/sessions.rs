@@ -42,7 +42,8 @@ impl DbSessionStore {
     }
 }
 
-fn aad(id_hash: &str) -> String {
+/// Associated data binding sealed session state to its row.
+pub fn aad(id_hash: &str) -> String {
     format!("session:{id_hash}")
 }
 
@@ -226,4 +227,39 @@ pub fn count_for_user(conn: &mut AnyConnection, user: UserId) -> anyhow::Result<
         .count()
         .get_result(conn)
         .context("counting sessions")
+}
+
+/// Up to `limit` sessions (id hash, sealed state) whose id hash sorts after `after`, for
+/// `rekey` and `check`.
+pub fn sealed_page(
+    conn: &mut AnyConnection,
+    after: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    sessions::table
+        .filter(sessions::id_hash.gt(after))
+        .order(sessions::id_hash)
+        .limit(limit)
+        .select((sessions::id_hash, sessions::state))
+        .load(conn)
+        .context("reading sealed sessions")
+}
+
+/// Replaces a session's sealed state only while it still holds `old` (a request that changed
+/// the session meanwhile wins). Whether it replaced.
+pub fn replace_sealed(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    old: &[u8],
+    new: &[u8],
+) -> anyhow::Result<bool> {
+    let changed = diesel::update(
+        sessions::table
+            .find(id_hash)
+            .filter(sessions::state.eq(old)),
+    )
+    .set(sessions::state.eq(new))
+    .execute(conn)
+    .context("re-sealing a session")?;
+    Ok(changed == 1)
 }

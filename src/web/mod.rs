@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod admission;
 pub mod authcode;
+pub mod cookie_keys;
 pub mod csrf;
 pub mod errors;
 pub mod extract;

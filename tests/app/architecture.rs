@@ -20,14 +20,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("google", &["secret", "store"]),
     ("vault", &["secret", "store", "google"]),
     ("sync", &["secret", "store", "google", "vault"]),
+    ("rekey", &["secret", "store", "vault"]),
     ("web", &["config", "secret", "store", "google", "vault"]),
     (
         "startup",
         &[
-            "config", "google", "secret", "store", "sync", "vault", "web",
+            "config", "google", "rekey", "secret", "store", "sync", "vault", "web",
         ],
     ),
-    ("cli", &["config", "startup", "store", "sync"]),
+    (
+        "check",
+        &["config", "google", "rekey", "secret", "startup", "store"],
+    ),
+    ("cli", &["check", "config", "startup", "store", "sync"]),
 ];
 
 /// `src/a/b.rs` and `src/a/b/mod.rs` → `a::b`; `src/lib.rs` → `` (the crate).

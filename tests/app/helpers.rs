@@ -233,9 +233,53 @@ impl TestApp {
         (addr, db)
     }
 
+    /// Another instance on the same database and emulator, with `change` made to this app's
+    /// settings (e.g. other keys); returns its origin.
+    pub async fn instance_with(&self, change: impl FnOnce(&mut Settings)) -> String {
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let running = offline_access::startup::start_on(listener, settings, None)
+            .await
+            .unwrap();
+        tokio::spawn(running.server);
+        addr
+    }
+
+    /// The binary, configured as a person would configure it to work on this app's database
+    /// with this app's provider (the emulator, through a downloaded client secret); `args`
+    /// name the command. Run it with `.output()` (inside `block_in_place`) or `.spawn()`.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let secret_file = self.settings_dir().join("client_secret.json");
+        std::fs::write(
+            &secret_file,
+            format!(
+                r#"{{"web":{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}","redirect_uris":["{}/oauth2callback"]}}}}"#,
+                self.addr
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_offline-access"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("APP_BASE_URL", &self.addr)
+            .env("DATABASE_URL", &self.settings.database.url)
+            .env("SECRET_KEY", SECRET)
+            .env("GOOGLE_CLIENT_SECRET_FILE", &secret_file)
+            .env("GOOGLE_ISSUER", &self.emu)
+            .env("GOOGLE_API_BASE", &self.emu)
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
     /// The keys the app derives from its SECRET_KEY.
     pub fn keys(&self) -> offline_access::secret::Keys {
-        offline_access::secret::Keys::derive(&self.settings.secret_key)
+        offline_access::secret::Keys::derive(
+            &self.settings.secret_key,
+            &self.settings.secret_keys_previous,
+        )
     }
 
     /// A hex blob literal in this backend's SQL dialect.

@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod offline;
 mod oidc;
+mod operations;
 mod pageview;
 mod properties;
 mod ratelimit;

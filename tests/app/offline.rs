@@ -1,11 +1,9 @@
 //! Offline access: refresh when expired, one refresh in flight, nothing lost, re-consent rules,
 //! and the `sync` command acting for absent users.
 
-use std::process::Command;
-
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, TestApp, CLIENT_ID, CLIENT_SECRET, SECRET};
+use crate::helpers::{location, on_both_backends, TestApp, CLIENT_ID, SECRET};
 use crate::signin::ESCAPED_FILE;
 
 const ALICE: &str = "alice@example.test";
@@ -202,29 +200,9 @@ fn sync_command(app: &TestApp, args: &[&str]) -> std::process::Output {
 }
 
 fn sync_command_with_key(app: &TestApp, args: &[&str], secret_key: &str) -> std::process::Output {
-    let secret_file = app.settings_dir().join("client_secret.json");
-    std::fs::write(
-        &secret_file,
-        format!(
-            r#"{{"web":{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}","redirect_uris":["{}/oauth2callback"]}}}}"#,
-            app.addr
-        ),
-    )
-    .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_offline-access"))
-        .arg("sync")
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("APP_BASE_URL", &app.addr)
-        .env("DATABASE_URL", &app.settings.database.url)
-        .env("SECRET_KEY", secret_key)
-        .env("GOOGLE_CLIENT_SECRET_FILE", &secret_file)
-        .env("GOOGLE_ISSUER", &app.emu)
-        .env("GOOGLE_API_BASE", &app.emu)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    let mut cmd = app.command(&["sync"]);
+    cmd.args(args).env("SECRET_KEY", secret_key);
+    tokio::task::block_in_place(|| cmd.output().unwrap())
 }
 
 on_both_backends! {

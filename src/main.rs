@@ -1,16 +1,19 @@
 use clap::Parser;
+use offline_access::web::telemetry;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(offline_access::web::telemetry::log_filter(
-            std::env::var("RUST_LOG").ok().as_deref(),
-        ))
-        .with_target(false)
-        // Colour codes only where a terminal shows them, not in files or journald.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let format = match telemetry::LogFormat::parse(std::env::var("LOG_FORMAT").ok().as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    telemetry::init_logging(
+        format,
+        telemetry::log_filter(std::env::var("RUST_LOG").ok().as_deref()),
+    );
     let cli = offline_access::cli::Cli::parse();
     if let Err(e) = offline_access::cli::run(cli).await {
         eprintln!("error: {e:#}");

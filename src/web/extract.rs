@@ -141,6 +141,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let found = state.db.run(move |c| signed_in::find(c, id, touch)).await?;
     match found {
         Some(found) if found.user.disabled_at.is_none() => {
+            super::telemetry::record_user(found.user.id);
             if touch {
                 session::mark_seen(&session).map_err(|e| {
                     AppError::Unexpected(anyhow::anyhow!("extending the session: {e}"))

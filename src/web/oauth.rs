@@ -161,6 +161,7 @@ async fn complete(
         .vault
         .store_grant(user_id, state.vault.client_id(), &grant)
         .await?;
+    super::telemetry::record_user(user_id.0);
     tracing::info!(user_id = %user_id, offline, "signed in");
 
     // A new session id, holding the user, their CSRF token and when it was extended: the

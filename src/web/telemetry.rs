@@ -1,5 +1,6 @@
-//! Request spans with a request id, method, route and path — never the query string, which can
-//! hold an authorization code.
+//! Logging: request spans with a request id, method, route, path, status, latency and the
+//! signed-in user's id — never the query string, which can hold an authorization code — and
+//! the log's format (`LOG_FORMAT`: the human one, or one JSON object per line).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -30,6 +31,53 @@ pub fn log_filter(spec: Option<&str>) -> EnvFilter {
     )
 }
 
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: one line per event, colour only on a terminal.
+    Text,
+    /// For log pipelines: one JSON object per line (the event's fields and its request's).
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(format!("LOG_FORMAT must be text or json (got {other:?})")),
+        }
+    }
+}
+
+/// Installs the process's logger, writing to stderr with `filter`.
+pub fn init_logging(format: LogFormat, filter: EnvFilter) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            // Colour codes only where a terminal shows them, not in files or journald.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// Names the signed-in user on the current request's span (and so on its log lines).
+pub fn record_user(user_id: i64) {
+    Span::current().record("user_id", user_id);
+}
+
+/// When the request started, for its latency.
+struct Started(std::time::Instant);
+
 pub struct SafeRootSpan;
 
 impl RootSpanBuilder for SafeRootSpan {
@@ -39,22 +87,35 @@ impl RootSpanBuilder for SafeRootSpan {
             .get::<RequestId>()
             .map(|id| id.to_string())
             .unwrap_or_default();
+        request
+            .extensions_mut()
+            .insert(Started(std::time::Instant::now()));
+        // The route's pattern (`/admin/users/{id}`), so lines group by route, not by path.
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
         tracing::info_span!(
             "request",
             request_id = %request_id,
             method = %request.method(),
+            route = %route,
             path = %request.path(),
             status = tracing::field::Empty,
+            user_id = tracing::field::Empty,
         )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let status = match outcome {
-            Ok(resp) => resp.status().as_u16(),
-            Err(e) => e.as_response_error().status_code().as_u16(),
+        let (status, started) = match outcome {
+            Ok(resp) => (
+                resp.status().as_u16(),
+                resp.request().extensions().get::<Started>().map(|s| s.0),
+            ),
+            Err(e) => (e.as_response_error().status_code().as_u16(), None),
         };
+        let latency_ms = started.map(|s| s.elapsed().as_secs_f64() * 1000.0);
         span.record("status", status);
-        span.in_scope(|| tracing::info!(status, "request finished"));
+        span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
     }
 }
 

@@ -58,8 +58,10 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     ];
     let mut child = binary(dir.path())
         .envs(env.clone())
-        // Everything, dependencies included, at debug level: still no secret may appear.
+        // Everything, dependencies included, at debug level, as JSON lines for a log pipeline:
+        // still no secret may appear.
         .env("RUST_LOG", "debug")
+        .env("LOG_FORMAT", "json")
         .args(["serve", "--sync-every", "1s"])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -97,7 +99,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 64);
 
     // A newcomer signs in as a seeded account and sees files.
-    let (client, _) = client_with_jar();
+    let (client, jar) = client_with_jar();
     let app = format!("http://127.0.0.1:{app_port}");
     let landing = client.get(format!("{app}/")).send().await.unwrap();
     assert!(landing
@@ -136,7 +138,35 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     assert!(body.contains("Alice Example"), "{body}");
     assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
 
-    // `serve --sync-every` works for her in the background…
+    // `serve --sync-every` works for her in the background, refreshing her access token once
+    // the emulator has expired it…
+    let emu_client = reqwest::Client::new();
+    let expired = emu_client
+        .post(format!(
+            "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
+        ))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), StatusCode::OK);
+    let mut refreshed = false;
+    for _ in 0..100 {
+        let log: serde_json::Value = emu_client
+            .get(format!("http://127.0.0.1:{emu_port}/emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if log["counts"]["token:refresh_token"].as_u64() >= Some(1) {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refreshed, "the background sync refreshed her token");
     let mut synced = false;
     for _ in 0..100 {
         let page = client.get(format!("{app}/")).send().await.unwrap();
@@ -170,9 +200,81 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     let secret = std::fs::read_to_string(&key).unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("signed in"), "the log was captured: {log}");
-    for needle in ["ya29.", "1//", code.as_str(), secret.trim(), "GOCSPX-"] {
-        assert!(!log.contains(needle), "{needle:?} appears in the log");
+    let mut needles: Vec<String> = [
+        "ya29.",
+        "1//",
+        "eyJ",
+        code.as_str(),
+        secret.trim(),
+        "GOCSPX-",
+    ]
+    .map(String::from)
+    .into();
+    // Every live token the emulator issued (its state export lists them), and the session
+    // cookie.
+    let state: serde_json::Value = emu_client
+        .get(format!("http://127.0.0.1:{emu_port}/emulator/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for list in ["refresh_tokens", "access_tokens"] {
+        for t in state[list].as_array().unwrap() {
+            needles.push(t["token"].as_str().unwrap().to_string());
+        }
     }
+    assert!(
+        needles.len() >= 8,
+        "a refresh token and an access token were found: {needles:?}"
+    );
+    use reqwest::cookie::CookieStore;
+    let cookies = jar
+        .cookies(&app.parse().unwrap())
+        .expect("the session cookie");
+    let cookies = cookies.to_str().unwrap();
+    let session = cookies
+        .split("oa_session=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    needles.push(session.to_string());
+    for needle in &needles {
+        assert!(
+            !log.contains(needle.as_str()),
+            "{needle:?} appears in the log"
+        );
+    }
+    // One JSON object per line; each request's line names its route, status and latency,
+    // and the signed-in user's requests name her.
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let home_views: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request finished" && l["span"]["route"] == "/")
+        .collect();
+    assert!(!home_views.is_empty(), "{log}");
+    for line in &home_views {
+        assert_eq!(line["status"], 200, "{line}");
+        assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+        assert!(
+            line["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.len() == 36),
+            "{line}"
+        );
+    }
+    assert!(
+        home_views
+            .iter()
+            .any(|l| l["span"]["user_id"].as_i64().is_some()),
+        "a signed-in view names its user: {home_views:?}"
+    );
 
     // The emulator keeps its grants in data/emulator-state.json (owner only), so a restart of
     // `cargo run` keeps everyone's background access: after it, with her access token
@@ -202,6 +304,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     drop(guard); // killed: no shutdown, only what was written as it happened
     let mut child = binary(dir.path())
         .envs(env.clone())
+        .env("RUST_LOG", "info")
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.path().join("serve2.log")).unwrap())
@@ -217,7 +320,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         "{first:?} {}",
         std::fs::read_to_string(dir.path().join("serve2.log")).unwrap()
     );
-    let expired = reqwest::Client::new()
+    let expired = emu_client
         .post(format!(
             "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
         ))
@@ -248,6 +351,11 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         grants.contains("refresh_token"),
         "the sync refreshed: {grants}"
     );
+    // Without LOG_FORMAT, the human format; written to a file, it has no colour codes.
+    let human = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
+    assert!(human.contains("request finished"), "{human}");
+    assert!(!human.contains('\u{1b}'), "{human}");
+    assert!(!human.lines().any(|l| l.starts_with('{')), "{human}");
 }
 
 #[test]

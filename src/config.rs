@@ -131,6 +131,8 @@ pub struct Settings {
     pub base_url: Url,
     /// Address the HTTP server listens on.
     pub bind: String,
+    /// Where `GET /metrics` (Prometheus) is served (`METRICS_BIND`); `None`: nowhere.
+    pub metrics_bind: Option<String>,
     /// Where the database is and how the pool is sized.
     pub database: DatabaseSettings,
     pub google: GoogleSource,
@@ -188,6 +190,12 @@ impl Settings {
         let base = get("APP_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let base_url = parse_origin("APP_BASE_URL", &base)?;
         let bind = get("BIND").unwrap_or_else(|| default_bind(&base_url));
+        let metrics_bind = get("METRICS_BIND").filter(|b| !b.trim().is_empty());
+        if metrics_bind.as_deref() == Some(bind.as_str()) {
+            return Err(bad(
+                "METRICS_BIND must differ from BIND: metrics are served apart from the public app",
+            ));
+        }
         let database_url =
             get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/offline-access.db".into());
         crate::store::Backend::from_url(&database_url).map_err(|e| bad(e.to_string()))?;
@@ -364,6 +372,7 @@ impl Settings {
         Ok(Self {
             base_url,
             bind,
+            metrics_bind,
             database: DatabaseSettings {
                 url: database_url,
                 pool_size: db_pool_size,

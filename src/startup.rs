@@ -39,6 +39,8 @@ pub struct Running {
     pub emulator: Option<emulator::Emulator>,
     /// The app's database pool (tests read and write rows through it).
     pub db: Db,
+    /// The port `GET /metrics` is served on (`METRICS_BIND`), when it is.
+    pub metrics_port: Option<u16>,
 }
 
 /// Resolves where Google is: a configured provider, or the emulator started here and now.
@@ -213,6 +215,10 @@ pub async fn start_on(
     };
     let port = listener.local_addr()?.port();
     let db = connect_db(&settings.database).await?;
+    let metrics_port = match &settings.metrics_bind {
+        Some(bind) => Some(serve_metrics(bind, db.clone())?),
+        None => None,
+    };
     let http = http_client(settings.upstream.connect, settings.upstream.total)?;
     let drive = Drive::new(http.clone(), google.api_base.clone());
     let gmail = Gmail::new(http.clone(), google.api_base.clone());
@@ -253,7 +259,30 @@ pub async fn start_on(
         port,
         emulator,
         db,
+        metrics_port,
     })
+}
+
+/// Serves `GET /metrics` on `bind`, a server of its own (one worker) beside the app's, and
+/// installs the recorder it renders. Returns the port.
+fn serve_metrics(bind: &str, db: Db) -> anyhow::Result<u16> {
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("cannot listen on METRICS_BIND={bind}"))?;
+    let port = listener.local_addr()?.port();
+    let scrape = web::Data::new(crate::web::scrape::Scrape {
+        db,
+        handle: crate::meters::install(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(scrape.clone())
+            .route("/metrics", web::get().to(crate::web::scrape::metrics))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    tokio::spawn(server);
+    Ok(port)
 }
 
 /// Connects to the database and runs migrations, off the async threads.

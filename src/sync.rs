@@ -247,6 +247,7 @@ impl Syncer {
             users.len() - failed - skipped,
             users.len()
         )?;
+        crate::meters::sync_run(failed);
         Ok(failed)
     }
 }

@@ -114,6 +114,18 @@ const GET_ATTEMPTS: u32 = 3;
 /// The longest wait before a retry; an API asking (Retry-After) for longer gets no retry.
 const MAX_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Sends `request`, counted as a call to the provider's `endpoint` (status and latency).
+async fn send(
+    endpoint: &str,
+    request: reqwest::RequestBuilder,
+) -> reqwest::Result<reqwest::Response> {
+    let started = std::time::Instant::now();
+    let result = request.send().await;
+    let status = result.as_ref().ok().map(|r| r.status().as_u16());
+    crate::meters::upstream(endpoint, status, started.elapsed());
+    result
+}
+
 /// GETs `url` from a Google REST API with `token` and reads its JSON answer; Google's error
 /// statuses become [`GoogleError`]s (`api` names the API in messages). A 429 or 5xx answer is
 /// tried again after a jittered backoff (or the Retry-After asked for, when short).
@@ -125,10 +137,8 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, GoogleError> {
     let mut attempt = 0;
     let response = loop {
-        let response = http
-            .get(url.clone())
-            .bearer_auth(token.expose())
-            .send()
+        let request = http.get(url.clone()).bearer_auth(token.expose());
+        let response = send(&api.to_ascii_lowercase(), request)
             .await
             .map_err(|e| GoogleError::Unavailable(anyhow::anyhow!("{api} request failed: {e}")))?;
         let status = response.status();

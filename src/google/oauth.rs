@@ -226,11 +226,8 @@ impl Provider {
         let url = issuer
             .join(".well-known/openid-configuration")
             .map_err(|e| unavailable(e.into()))?;
-        let body = self
-            .http
-            .get(url)
-            .header("Accept", "application/json")
-            .send()
+        let request = self.http.get(url).header("Accept", "application/json");
+        let body = super::send("discovery", request)
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| unavailable(e.into()))?
@@ -253,11 +250,11 @@ impl Provider {
             authorization_response_iss_parameter_supported: bool,
         }
         let extra: Extra = serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))?;
-        let keys = self
+        let request = self
             .http
             .get(metadata.jwks_uri().url().clone())
-            .header("Accept", "application/json")
-            .send()
+            .header("Accept", "application/json");
+        let keys = super::send("jwks", request)
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| unavailable(anyhow::anyhow!("fetching the provider's keys: {e}")))?;
@@ -278,6 +275,33 @@ impl Provider {
             }),
             Instant::now() + ttl,
         ))
+    }
+}
+
+/// The provider's HTTP client as openidconnect's requests (the token endpoint) use it, each
+/// call counted as a call to `token`.
+struct Metered<'a>(&'a reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Metered<'_> {
+    type Error = openidconnect::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, Self::Error>>
+                + Send
+                + Sync
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        let started = Instant::now();
+        let call = self.0.call(request);
+        Box::pin(async move {
+            let result = call.await;
+            let status = result.as_ref().ok().map(|r| r.status().as_u16());
+            crate::meters::upstream("token", status, started.elapsed());
+            result
+        })
     }
 }
 
@@ -392,7 +416,7 @@ impl OAuth {
             request = request.add_extra_param("redirect_uri", "");
         }
         let response = request
-            .request_async(&self.provider.http)
+            .request_async(&Metered(&self.provider.http))
             .await
             .map_err(token_error)?;
 
@@ -526,17 +550,15 @@ impl OAuth {
         let endpoint = client.user_info_url().ok_or_else(|| {
             invalid("no email claim, and the provider lists no userinfo_endpoint")
         })?;
-        let response = self
+        let request = self
             .provider
             .http
             .get(endpoint.url().clone())
             .bearer_auth(access_token.secret())
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                GoogleError::Unavailable(anyhow::anyhow!("userinfo request failed: {e}"))
-            })?;
+            .header("Accept", "application/json");
+        let response = super::send("userinfo", request).await.map_err(|e| {
+            GoogleError::Unavailable(anyhow::anyhow!("userinfo request failed: {e}"))
+        })?;
         if !response.status().is_success() {
             return Err(GoogleError::Unavailable(anyhow::anyhow!(
                 "the userinfo endpoint answered {}",
@@ -642,7 +664,7 @@ impl OAuth {
                 refresh_token.expose().to_string(),
             ))
             .map_err(|e| GoogleError::Unavailable(e.into()))?
-            .request_async(&self.provider.http)
+            .request_async(&Metered(&self.provider.http))
             .await
             .map_err(token_error)?;
         Ok(Refreshed {
@@ -666,16 +688,14 @@ impl OAuth {
                 "the provider's discovery document lists no revocation_endpoint"
             ))
         })?;
-        let response = self
+        let request = self
             .provider
             .http
             .post(endpoint)
-            .form(&[("token", token.expose())])
-            .send()
-            .await
-            .map_err(|e| {
-                GoogleError::Unavailable(anyhow::anyhow!("revocation request failed: {e}"))
-            })?;
+            .form(&[("token", token.expose())]);
+        let response = super::send("revoke", request).await.map_err(|e| {
+            GoogleError::Unavailable(anyhow::anyhow!("revocation request failed: {e}"))
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -389,3 +389,30 @@ pub fn replace_sealed(
     .context("re-sealing a credential")?;
     Ok(changed == 1)
 }
+
+/// Users by where their credentials stand: (active, needs consent, revoked). A user with
+/// several credentials counts once, by the best of them (active before needs consent).
+pub fn users_by_status(conn: &mut AnyConnection) -> anyhow::Result<(u64, u64, u64)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        best: i32,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT best, COUNT(*) AS n FROM (\
+           SELECT user_id, MIN(CASE status WHEN 'active' THEN 0 \
+                                           WHEN 'needs_consent' THEN 1 ELSE 2 END) AS best \
+           FROM credentials GROUP BY user_id) AS per_user \
+         GROUP BY best",
+    )
+    .load(conn)
+    .context("counting users by credential status")?;
+    let count = |b| {
+        rows.iter()
+            .find(|r| r.best == b)
+            .map_or(0, |r| r.n.max(0) as u64)
+    };
+    Ok((count(0), count(1), count(2)))
+}

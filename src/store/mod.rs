@@ -79,6 +79,8 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager<AnyConnection>>,
+    /// Callers waiting for a connection right now.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -144,7 +146,10 @@ impl Db {
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<AnyConnection>::new(conn_url))
             .context("building the database pool")?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            waiting: Default::default(),
+        })
     }
 
     /// The names of the migrations this binary would apply (`check`).
@@ -210,9 +215,21 @@ impl Db {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager<AnyConnection>>, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(anyhow::Error::new(e)))
+        use std::sync::atomic::Ordering;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        conn.map_err(|e| DbError::Unavailable(anyhow::Error::new(e)))
+    }
+
+    /// The pool's connections (in use, idle) and the callers waiting for one.
+    pub fn pool_state(&self) -> (u32, u32, u64) {
+        let state = self.pool.state();
+        (
+            state.connections - state.idle_connections,
+            state.idle_connections,
+            self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

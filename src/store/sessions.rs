@@ -263,3 +263,13 @@ pub fn replace_sealed(
     .context("re-sealing a session")?;
     Ok(changed == 1)
 }
+
+/// Sessions that have not expired.
+pub fn live(conn: &mut AnyConnection) -> anyhow::Result<u64> {
+    let n: i64 = sessions::table
+        .filter(sessions::expires_at.gt(now()))
+        .count()
+        .get_result(conn)
+        .context("counting live sessions")?;
+    Ok(n.max(0) as u64)
+}

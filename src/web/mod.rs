@@ -21,6 +21,7 @@ pub mod paging;
 pub mod pending;
 pub mod ratelimit;
 pub mod revocation;
+pub mod scrape;
 pub mod session;
 pub mod sign_out;
 pub mod telemetry;

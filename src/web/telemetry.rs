@@ -113,7 +113,13 @@ impl RootSpanBuilder for SafeRootSpan {
             ),
             Err(e) => (e.as_response_error().status_code().as_u16(), None),
         };
-        let latency_ms = started.map(|s| s.elapsed().as_secs_f64() * 1000.0);
+        let took = started.map(|s| s.elapsed());
+        if let (Ok(resp), Some(took)) = (outcome, took) {
+            let req = resp.request();
+            let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+            crate::meters::http_request(&route, req.method().as_str(), status, took);
+        }
+        let latency_ms = took.map(|t| t.as_secs_f64() * 1000.0);
         span.record("status", status);
         span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
     }

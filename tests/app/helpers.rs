@@ -107,6 +107,8 @@ pub struct TestApp {
     pub db: Db,
     pub settings: Settings,
     pub backend: Backend,
+    /// Where `/metrics` is served, when METRICS_BIND was set.
+    pub metrics: Option<String>,
     dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
 }
@@ -205,9 +207,13 @@ impl TestApp {
             .await
             .unwrap();
         let db = running.db.clone();
+        let metrics = running
+            .metrics_port
+            .map(|p| format!("http://127.0.0.1:{p}"));
         tokio::spawn(running.server);
         let (client, jar) = client_with_jar();
         Self {
+            metrics,
             addr,
             emu: emulator.url.clone(),
             client,

@@ -294,3 +294,164 @@ on_both_backends! {
         assert!(stdout.contains("ok   database:"), "{stdout}");
     }
 }
+
+/// The value of the sample of `name` whose labels include every one of `labels`
+/// (`key="value"`), 0 when there is none.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            n == name && labels.iter().all(|want| rest.contains(want))
+        })
+        .map(|(_, v)| v.parse::<f64>().unwrap())
+        .sum()
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let origin = app.metrics.as_ref().expect("METRICS_BIND is set");
+    let resp = reqwest::get(format!("{origin}/metrics")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    resp.text().await.unwrap()
+}
+
+mod metrics {
+    use super::*;
+    use crate::helpers::Backend;
+
+    const REFRESHES: &str = "offline_access_token_refreshes_total";
+    const UPSTREAM: &str = "offline_access_upstream_requests_total";
+
+    // The counters belong to the test process, which runs many apps at once: each check is
+    // of what this test's requests added. The gauges are this app's database, exactly.
+    async fn counts_refreshes_401s_and_upstream_failures(backend: Backend) {
+        let Some(app) = TestApp::spawn_on_with(backend, &[("METRICS_BIND", "127.0.0.1:0")]).await
+        else {
+            return eprintln!("postgres variant not run: TEST_POSTGRES_URL is not set");
+        };
+        // Never on the public address.
+        assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+        let before = scrape(&app).await;
+        assert!(
+            before.contains("offline_access_users{credential_status=\"active\"} 0"),
+            "{before}"
+        );
+
+        assert_eq!(app.sign_in(ALICE).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.get("/").await.status(), StatusCode::OK);
+        // Her access token dies at Google: Drive answers 401, one refresh, one retry.
+        app.emu_post(
+            &format!("/emulator/accounts/{ALICE}/expire-tokens"),
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(app.get("/").await.status(), StatusCode::OK);
+        // Then the token endpoint is down when her token dies again.
+        app.emu_post(
+            &format!("/emulator/accounts/{ALICE}/expire-tokens"),
+            serde_json::json!({}),
+        )
+        .await;
+        app.emu_post(
+            "/emulator/faults",
+            serde_json::json!({"endpoint": "token", "status": 503, "count": 1}),
+        )
+        .await;
+        let down = app.get("/").await;
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        let after = scrape(&app).await;
+        let added = |name: &str, labels: &[&str]| {
+            sample(&after, name, labels) - sample(&before, name, labels)
+        };
+        assert!(added(REFRESHES, &["outcome=\"ok\""]) >= 1.0, "{after}");
+        assert!(
+            added(REFRESHES, &["outcome=\"upstream_error\""]) >= 1.0,
+            "{after}"
+        );
+        assert!(
+            added(UPSTREAM, &["endpoint=\"drive\"", "status=\"401\""]) >= 1.0,
+            "{after}"
+        );
+        assert!(
+            added(UPSTREAM, &["endpoint=\"token\"", "status=\"503\""]) >= 1.0,
+            "{after}"
+        );
+        assert!(
+            added(UPSTREAM, &["endpoint=\"token\"", "status=\"200\""]) >= 2.0,
+            "code + refresh: {after}"
+        );
+        assert!(
+            added(
+                "offline_access_http_requests_total",
+                &["route=\"/\"", "status=\"503\""]
+            ) >= 1.0,
+            "{after}"
+        );
+        assert!(
+            added(
+                "offline_access_http_requests_total",
+                &["route=\"/oauth2callback\"", "status=\"303\""]
+            ) >= 1.0,
+            "{after}"
+        );
+        assert!(
+            sample(
+                &after,
+                "offline_access_http_request_duration_seconds_count",
+                &["route=\"/\""]
+            ) >= 3.0,
+            "{after}"
+        );
+        assert!(
+            sample(
+                &after,
+                "offline_access_upstream_request_duration_seconds_bucket",
+                &["endpoint=\"drive\"", "le=\"+Inf\""]
+            ) >= 2.0,
+            "{after}"
+        );
+        // This app's database: alice active, her session live.
+        assert!(
+            after.contains("offline_access_users{credential_status=\"active\"} 1"),
+            "{after}"
+        );
+        assert!(after.contains("offline_access_sessions_live 1"), "{after}");
+        assert!(
+            after.contains("offline_access_db_pool_waiting 0"),
+            "{after}"
+        );
+
+        // Revoked by Google: the next refresh is refused, and she needs consent.
+        app.emu_post(
+            &format!("/emulator/accounts/{ALICE}/revoke"),
+            serde_json::json!({}),
+        )
+        .await;
+        app.get("/").await;
+        let revoked = scrape(&app).await;
+        assert!(
+            sample(&revoked, REFRESHES, &["outcome=\"invalid_grant\""])
+                > sample(&after, REFRESHES, &["outcome=\"invalid_grant\""]),
+            "{revoked}"
+        );
+        assert!(
+            revoked.contains("offline_access_users{credential_status=\"needs_consent\"} 1"),
+            "{revoked}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        counts_refreshes_401s_and_upstream_failures(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        counts_refreshes_401s_and_upstream_failures(Backend::Postgres).await
+    }
+}

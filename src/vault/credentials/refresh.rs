@@ -54,6 +54,7 @@ impl Vault {
                 )));
             };
             if self.failed_since(&key, queued_at) {
+                crate::meters::refresh_waited();
                 return Err(TokenError::Unavailable(anyhow::anyhow!(
                     "the refresh this request waited for failed"
                 )));
@@ -145,6 +146,8 @@ impl Vault {
     ) -> Result<Access, TokenError> {
         let cred = self.load_active(user, client_id).await?;
         if let Some(access) = self.usable(user, &cred, failed) {
+            // Another request refreshed while this one waited.
+            crate::meters::refresh_waited();
             return Ok(access);
         }
         let Some(sealed_refresh) = cred.refresh_token.clone() else {
@@ -193,6 +196,7 @@ impl Vault {
                         )
                     })
                     .await?;
+                crate::meters::refresh(crate::meters::Refresh::Ok);
                 tracing::info!(user_id = %user, rotated = r.refresh_token.is_some(), stored, "access token refreshed");
                 Ok(Access {
                     token: r.access_token,
@@ -202,11 +206,13 @@ impl Vault {
                 })
             }
             Err(GoogleError::Rejected { error }) if error == "invalid_grant" => {
+                crate::meters::refresh(crate::meters::Refresh::InvalidGrant);
                 tracing::warn!(user_id = %user, "refresh token revoked or expired (invalid_grant); tokens deleted, consent needed");
                 self.needs_consent(user, &cred, "access was revoked or has expired")
                     .await
             }
             Err(e) => {
+                crate::meters::refresh(crate::meters::Refresh::UpstreamError);
                 let (id, why) = (cred.id, format!("refresh failed: {e}"));
                 if let Err(db) = self
                     .db

@@ -53,9 +53,9 @@ pub fn install() -> PrometheusHandle {
 }
 
 /// One HTTP request the app answered (`route` is the matched pattern, e.g. `/admin/users/{id}`).
-pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
+pub fn http_request(route: String, method: &str, status: u16, took: Duration) {
     let labels = [
-        ("route", route.to_string()),
+        ("route", route),
         ("method", method.to_string()),
         ("status", status.to_string()),
     ];

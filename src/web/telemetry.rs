@@ -75,8 +75,11 @@ pub fn record_user(user_id: i64) {
     Span::current().record("user_id", user_id);
 }
 
-/// When the request started, for its latency.
-struct Started(std::time::Instant);
+/// When the request started (for its latency) and its route (for its metrics).
+struct Started {
+    at: std::time::Instant,
+    route: String,
+}
 
 pub struct SafeRootSpan;
 
@@ -87,13 +90,14 @@ impl RootSpanBuilder for SafeRootSpan {
             .get::<RequestId>()
             .map(|id| id.to_string())
             .unwrap_or_default();
-        request
-            .extensions_mut()
-            .insert(Started(std::time::Instant::now()));
         // The route's pattern (`/admin/users/{id}`), so lines group by route, not by path.
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
+        request.extensions_mut().insert(Started {
+            at: std::time::Instant::now(),
+            route: route.clone(),
+        });
         tracing::info_span!(
             "request",
             request_id = %request_id,
@@ -106,19 +110,20 @@ impl RootSpanBuilder for SafeRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let (status, started) = match outcome {
-            Ok(resp) => (
-                resp.status().as_u16(),
-                resp.request().extensions().get::<Started>().map(|s| s.0),
-            ),
+        let (status, took) = match outcome {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let req = resp.request();
+                let started = req.extensions_mut().remove::<Started>();
+                let took = started.map(|s| {
+                    let took = s.at.elapsed();
+                    crate::meters::http_request(s.route, req.method().as_str(), status, took);
+                    took
+                });
+                (status, took)
+            }
             Err(e) => (e.as_response_error().status_code().as_u16(), None),
         };
-        let took = started.map(|s| s.elapsed());
-        if let (Ok(resp), Some(took)) = (outcome, took) {
-            let req = resp.request();
-            let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-            crate::meters::http_request(&route, req.method().as_str(), status, took);
-        }
         let latency_ms = took.map(|t| t.as_secs_f64() * 1000.0);
         span.record("status", status);
         span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));

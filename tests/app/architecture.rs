@@ -36,7 +36,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "check",
         &["config", "google", "rekey", "secret", "startup", "store"],
     ),
-    ("cli", &["check", "config", "rekey", "startup", "store", "sync"]),
+    (
+        "cli",
+        &["check", "config", "rekey", "startup", "store", "sync"],
+    ),
 ];
 
 /// `src/a/b.rs` and `src/a/b/mod.rs` → `a::b`; `src/lib.rs` → `` (the crate).

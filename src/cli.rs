@@ -43,6 +43,14 @@ pub enum Command {
     /// discovery and keys, the redirect URI, the database and its migrations, and whether the
     /// stored tokens open with the configured keys. One line per check; exits 1 on a failure.
     Check,
+    /// Cross-Account Protection: show what to register with Google (the receiver URL, the
+    /// event types, the client ids events are addressed to); with --register-with, register
+    /// it with a Google emulator running on its own.
+    Risc {
+        /// The emulator's origin, e.g. http://127.0.0.1:9000.
+        #[arg(long, value_name = "EMULATOR_URL")]
+        register_with: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +137,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(google_emulator::run_cli(args, &mut std::io::stdout()).await?)
         }
         Command::Admin { action } => admin(action).await,
+        Command::Risc { register_with } => {
+            let settings = Settings::from_env()?;
+            let (receiver, audiences) = crate::startup::risc_registration(&settings);
+            println!("receiver (push delivery): {receiver}");
+            println!("audiences (OAuth client ids): {}", audiences.join(", "));
+            println!("event types:");
+            for t in crate::startup::RISC_EVENT_TYPES {
+                println!("  {t}");
+            }
+            if let Some(emulator) = register_with {
+                let http = reqwest::Client::new();
+                crate::startup::register_risc_stream(&http, &emulator, &receiver, &audiences[0])
+                    .await?;
+                println!("registered with the emulator at {emulator}");
+            }
+            Ok(())
+        }
         Command::Check => {
             let settings = match Settings::from_env() {
                 Ok(s) => s,

@@ -169,6 +169,8 @@ pub struct Settings {
 pub struct RateLimits {
     pub sign_in: u32,
     pub admin: u32,
+    /// Security event tokens one address may push a minute (`RISC_RATE_PER_MINUTE`).
+    pub risc: u32,
 }
 
 /// Bounds on every call to the provider (`UPSTREAM_CONNECT_TIMEOUT_SECS`,
@@ -343,10 +345,11 @@ impl Settings {
         let rate_limits = RateLimits {
             sign_in: parse_num(&get, "SIGN_IN_RATE_PER_MINUTE", 60)?,
             admin: parse_num(&get, "ADMIN_RATE_PER_MINUTE", 120)?,
+            risc: parse_num(&get, "RISC_RATE_PER_MINUTE", 600)?,
         };
-        if rate_limits.sign_in == 0 || rate_limits.admin == 0 {
+        if rate_limits.sign_in == 0 || rate_limits.admin == 0 || rate_limits.risc == 0 {
             return Err(bad(
-                "SIGN_IN_RATE_PER_MINUTE and ADMIN_RATE_PER_MINUTE must be at least 1",
+                "SIGN_IN_RATE_PER_MINUTE, ADMIN_RATE_PER_MINUTE and RISC_RATE_PER_MINUTE must be at least 1",
             ));
         }
         let upstream = UpstreamTimeouts {

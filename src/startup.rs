@@ -223,6 +223,15 @@ pub async fn start_on(
     let drive = Drive::new(http.clone(), google.api_base.clone());
     let gmail = Gmail::new(http.clone(), google.api_base.clone());
     let (oauth, mobile) = oauth_clients(&settings, google, http.clone());
+    if let Some(emu) = &emulator {
+        // As its web client is registered, so is its receiver: events flow with no set-up.
+        let receiver = format!("{}{}", settings.origin(), crate::web::risc::PATH);
+        if let Err(e) =
+            register_risc_stream(&http, &emu.url, &receiver, &oauth.config().client_id).await
+        {
+            tracing::warn!(error = %e, "could not register the security event receiver with the emulator");
+        }
+    }
     let vault = Vault::new(db.clone(), keys.tokens.clone(), oauth.clone(), mobile.all());
     if let Some(every) = sync_every {
         let syncer = Syncer::new(db.clone(), vault.clone(), drive.clone(), gmail.clone());
@@ -241,7 +250,13 @@ pub async fn start_on(
         sign_in: RateLimiter::new(settings.rate_limits.sign_in),
         authcode: RateLimiter::new(settings.mobile.per_minute),
         admin: RateLimiter::new(settings.rate_limits.admin),
+        risc: RateLimiter::new(settings.rate_limits.risc),
     };
+    let risc = Arc::new(crate::google::risc::Receiver::new(
+        http.clone(),
+        oauth.config().issuer.clone(),
+        risc_audiences(&oauth, &mobile),
+    ));
     let state = AppState {
         pending: crate::web::pending::PendingCookies::new(keys.sessions.clone(), settings.https()),
         vault,
@@ -250,6 +265,7 @@ pub async fn start_on(
         drive,
         mobile,
         limits,
+        risc,
         settings,
         db: db.clone(),
     };
@@ -283,6 +299,77 @@ fn serve_metrics(bind: &str, db: Db) -> anyhow::Result<u16> {
     .run();
     tokio::spawn(server);
     Ok(port)
+}
+
+/// The security event types the receiver acts on (Cross-Account Protection).
+pub const RISC_EVENT_TYPES: &[&str] = &[
+    "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked",
+    "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked",
+    "https://schemas.openid.net/secevent/oauth/event-type/token-revoked",
+    "https://schemas.openid.net/secevent/risc/event-type/account-disabled",
+    "https://schemas.openid.net/secevent/risc/event-type/account-enabled",
+    "https://schemas.openid.net/secevent/risc/event-type/account-credential-change-required",
+    "https://schemas.openid.net/secevent/risc/event-type/verification",
+];
+
+/// What Cross-Account Protection is registered with: the receiver URL and the client ids
+/// (the web client first, then the mobile server clients).
+pub fn risc_registration(settings: &Settings) -> (String, Vec<String>) {
+    let receiver = format!("{}{}", settings.origin(), crate::web::risc::PATH);
+    let web = match &settings.google {
+        GoogleSource::Provider { client, .. } => client.client_id.clone(),
+        GoogleSource::Emulator { .. } => EMULATOR_CLIENT_ID.to_string(),
+    };
+    let mobile = &settings.mobile;
+    let mut ids = vec![web];
+    for c in [&mobile.default, &mobile.android, &mobile.ios]
+        .into_iter()
+        .flatten()
+    {
+        if !ids.contains(&c.client_id) {
+            ids.push(c.client_id.clone());
+        }
+    }
+    (receiver, ids)
+}
+
+/// Registers `receiver` for every event type with the Google emulator at `emulator` (its
+/// `/emulator/risc/stream` control), events addressed to `client_id`.
+pub async fn register_risc_stream(
+    http: &reqwest::Client,
+    emulator: &str,
+    receiver: &str,
+    client_id: &str,
+) -> anyhow::Result<()> {
+    let url = format!("{}/emulator/risc/stream", emulator.trim_end_matches('/'));
+    let response = http
+        .post(&url)
+        .json(&serde_json::json!({
+            "receiver": receiver,
+            "client_id": client_id,
+            "events_requested": RISC_EVENT_TYPES,
+        }))
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "POST {url} answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// The client ids a security event may be addressed to: the web client and every server
+/// client of mobile apps.
+fn risc_audiences(web: &OAuth, mobile: &MobileClients) -> Vec<String> {
+    let mut ids: Vec<String> = std::iter::once(web)
+        .chain(mobile.all().iter().map(|c| c.as_ref()))
+        .map(|c| c.config().client_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Connects to the database and runs migrations, off the async threads.

@@ -7,6 +7,7 @@
 pub mod drive;
 pub mod gmail;
 pub mod oauth;
+pub mod risc;
 
 use secrecy::SecretString;
 use url::Url;

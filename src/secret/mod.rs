@@ -9,7 +9,7 @@ pub use cipher::{Cipher, SealError, SealedUnder};
 
 use hkdf::Hkdf;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// Keys derived from `SECRET_KEY`, each for one purpose, with the keys derived from
 /// `SECRET_KEYS_PREVIOUS` still accepted for reading (key rotation).
@@ -99,6 +99,52 @@ impl Token {
     }
 }
 
+/// How a provider's Cross-Account Protection `token-revoked` event can name a refresh token,
+/// in the form stored beside it (hashes only, never the token): the hex of
+/// SHA-512(SHA-512(token)) (`hash_base64_sha512_sha512`, whose base64 decodes to those bytes)
+/// and the hex SHA-256 of its first 16 characters (`prefix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIds {
+    pub hash: String,
+    pub prefix_hash: String,
+}
+
+/// Characters of a token a `prefix` identifier carries.
+pub const TOKEN_PREFIX_LEN: usize = 16;
+
+impl Token {
+    pub fn ids(&self) -> TokenIds {
+        use sha2::{Digest, Sha512};
+        let value = self.expose();
+        let twice = Sha512::digest(Sha512::digest(value.as_bytes()));
+        let prefix: String = value.chars().take(TOKEN_PREFIX_LEN).collect();
+        TokenIds {
+            hash: hex(&twice),
+            prefix_hash: prefix_hash(&prefix),
+        }
+    }
+}
+
+/// The stored form of a `prefix` identifier.
+pub fn prefix_hash(prefix: &str) -> String {
+    hex(&Sha256::digest(prefix.as_bytes()))
+}
+
+/// The stored form of a `hash_base64_sha512_sha512` identifier (base64, padded or not,
+/// standard or URL-safe); `None` when it is not base64 of 64 bytes.
+pub fn double_hash_id(base64_value: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(base64_value).ok())?;
+    (bytes.len() == 64).then(|| hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Token([redacted])")
@@ -152,5 +198,21 @@ mod tests {
         assert_eq!(rotated.sessions.open(&session, "aad").unwrap(), b"s");
         assert_eq!(rotated.cookie_previous, vec![old.cookie]);
         assert_ne!(rotated.cookie, old.cookie);
+    }
+
+    #[test]
+    fn token_ids_match_both_identifier_forms() {
+        use base64::Engine;
+        use sha2::Sha512;
+        let t = Token::new("1//0gLongRefreshTokenValue-abcdefghijklmnop");
+        let ids = t.ids();
+        let twice = Sha512::digest(Sha512::digest(t.expose().as_bytes()));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(twice);
+        assert_eq!(double_hash_id(&b64), Some(ids.hash.clone()));
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(twice);
+        assert_eq!(double_hash_id(&url), Some(ids.hash));
+        assert_eq!(prefix_hash("1//0gLongRefresh"), ids.prefix_hash);
+        assert_eq!(double_hash_id("not base64!"), None);
+        assert_eq!(double_hash_id("YWJj"), None, "not 64 bytes");
     }
 }

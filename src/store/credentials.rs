@@ -66,10 +66,18 @@ impl Credential {
     }
 }
 
+/// A refresh token as stored: sealed, with the identifiers a provider's `token-revoked`
+/// security event names it by (hashes, never the token).
+pub struct StoredRefresh {
+    pub sealed: Vec<u8>,
+    pub hash: String,
+    pub prefix_hash: String,
+}
+
 /// A token response, sealed, ready to store.
 pub struct SealedGrant {
     /// `None`: the response carried no refresh token; the stored one is kept.
-    pub refresh_token: Option<Vec<u8>>,
+    pub refresh_token: Option<StoredRefresh>,
     pub access_token: Vec<u8>,
     pub access_expires_at: chrono::NaiveDateTime,
     pub scopes: String,
@@ -90,7 +98,9 @@ pub fn save_grant(
         let updated = match &grant.refresh_token {
             Some(rt) => diesel::update(target)
                 .set((
-                    credentials::refresh_token.eq(rt),
+                    credentials::refresh_token.eq(&rt.sealed),
+                    credentials::refresh_token_hash.eq(&rt.hash),
+                    credentials::refresh_token_prefix_hash.eq(&rt.prefix_hash),
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
@@ -120,7 +130,10 @@ pub fn save_grant(
                 .values((
                     credentials::user_id.eq(user.0),
                     credentials::client_id.eq(client_id),
-                    credentials::refresh_token.eq(&grant.refresh_token),
+                    credentials::refresh_token.eq(grant.refresh_token.as_ref().map(|r| &r.sealed)),
+                    credentials::refresh_token_hash.eq(grant.refresh_token.as_ref().map(|r| &r.hash)),
+                    credentials::refresh_token_prefix_hash
+                        .eq(grant.refresh_token.as_ref().map(|r| &r.prefix_hash)),
                     credentials::access_token.eq(&grant.access_token),
                     credentials::access_expires_at.eq(grant.access_expires_at),
                     credentials::scopes.eq(&grant.scopes),
@@ -168,7 +181,7 @@ pub fn update_access(
     access_token: &[u8],
     access_expires_at: chrono::NaiveDateTime,
     scopes: Option<&str>,
-    rotated_refresh_token: Option<&[u8]>,
+    rotated_refresh_token: Option<&StoredRefresh>,
 ) -> anyhow::Result<bool> {
     let target = credentials::table
         .find(credential_id)
@@ -186,14 +199,25 @@ pub fn update_access(
             .set((
                 base,
                 credentials::scopes.eq(s),
-                credentials::refresh_token.eq(r),
+                (
+                    credentials::refresh_token.eq(&r.sealed),
+                    credentials::refresh_token_hash.eq(&r.hash),
+                    credentials::refresh_token_prefix_hash.eq(&r.prefix_hash),
+                ),
             ))
             .execute(conn),
         (Some(s), None) => diesel::update(target)
             .set((base, credentials::scopes.eq(s)))
             .execute(conn),
         (None, Some(r)) => diesel::update(target)
-            .set((base, credentials::refresh_token.eq(r)))
+            .set((
+                base,
+                (
+                    credentials::refresh_token.eq(&r.sealed),
+                    credentials::refresh_token_hash.eq(&r.hash),
+                    credentials::refresh_token_prefix_hash.eq(&r.prefix_hash),
+                ),
+            ))
             .execute(conn),
         (None, None) => diesel::update(target).set(base).execute(conn),
     }
@@ -263,6 +287,8 @@ pub fn mark_needs_consent(
         credentials::access_token.eq(None::<Vec<u8>>),
         credentials::access_expires_at.eq(None::<chrono::NaiveDateTime>),
         credentials::updated_at.eq(now()),
+        credentials::refresh_token_hash.eq(None::<String>),
+        credentials::refresh_token_prefix_hash.eq(None::<String>),
     );
     let target = credentials::table.find(credential_id);
     match seen_refresh_token {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod claims;
 pub mod credentials;
+pub mod risc;
 pub mod schema;
 pub mod sessions;
 pub mod signed_in;

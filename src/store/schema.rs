@@ -13,6 +13,8 @@ diesel::table! {
         last_seen_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
         issuer -> Text,
+        blocked_by_provider -> Bool,
+        credential_change_required_at -> Nullable<Timestamp>,
     }
 }
 
@@ -31,6 +33,8 @@ diesel::table! {
         refresh_lease_owner -> Nullable<Text>,
         last_error -> Nullable<Text>,
         last_error_at -> Nullable<Timestamp>,
+        refresh_token_hash -> Nullable<Text>,
+        refresh_token_prefix_hash -> Nullable<Text>,
     }
 }
 
@@ -57,7 +61,14 @@ diesel::table! {
 
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, credentials, sessions, audit_log, sync_status);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    credentials,
+    sessions,
+    audit_log,
+    sync_status,
+    risc_events
+);
 
 diesel::table! {
     sync_status (user_id) {
@@ -78,3 +89,16 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    risc_events (jti) {
+        jti -> Text,
+        received_at -> Timestamp,
+        event_type -> Text,
+        user_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        action -> Text,
+    }
+}
+
+diesel::joinable!(risc_events -> users (user_id));

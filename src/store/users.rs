@@ -33,6 +33,11 @@ pub struct User {
     pub disabled_at: Option<chrono::NaiveDateTime>,
     /// The OpenID issuer that vouches for `google_sub` ('' for rows from before it was kept).
     pub issuer: String,
+    /// The block in `disabled_at` was set by the provider's security event (account disabled
+    /// for hijacking), not by an admin: `account-enabled` lifts it.
+    pub blocked_by_provider: bool,
+    /// The provider asked for the account's credentials to be changed (a security event).
+    pub credential_change_required_at: Option<chrono::NaiveDateTime>,
 }
 
 impl User {
@@ -125,7 +130,11 @@ pub fn set_admin(conn: &mut AnyConnection, id: UserId, admin: bool) -> anyhow::R
 /// Blocks sign-in (now) or lets the user in again (`false`).
 pub fn set_blocked(conn: &mut AnyConnection, id: UserId, blocked: bool) -> anyhow::Result<()> {
     diesel::update(users::table.find(id.0))
-        .set(users::disabled_at.eq(blocked.then(now)))
+        .set((
+            users::disabled_at.eq(blocked.then(now)),
+            // An admin's block or unblock replaces whatever the provider set.
+            users::blocked_by_provider.eq(false),
+        ))
         .execute(conn)
         .context("blocking or unblocking a user")?;
     Ok(())

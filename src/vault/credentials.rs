@@ -10,7 +10,7 @@ use super::aad;
 use crate::google::oauth::{Grant, OAuth};
 use crate::google::GoogleError;
 use crate::secret::{Cipher, SealError, Token};
-use crate::store::credentials::{self, Credential, SealedGrant, Status};
+use crate::store::credentials::{self, Credential, SealedGrant, Status, StoredRefresh};
 use crate::store::users::UserId;
 use crate::store::{Db, DbError};
 
@@ -106,7 +106,7 @@ impl Vault {
             refresh_token: grant
                 .refresh_token
                 .as_ref()
-                .map(|t| self.seal(user, "refresh_token", t)),
+                .map(|t| self.stored_refresh(user, t)),
             access_token: self.seal(user, "access_token", &grant.access_token),
             access_expires_at: grant.expires_at,
             scopes: grant.scopes.clone(),
@@ -300,6 +300,16 @@ impl Vault {
                 tracing::warn!(user_id = %user, error = %e, "stored access token does not decrypt");
                 None
             }
+        }
+    }
+
+    /// A refresh token sealed, with its `token-revoked` identifiers.
+    pub(super) fn stored_refresh(&self, user: UserId, token: &Token) -> StoredRefresh {
+        let ids = token.ids();
+        StoredRefresh {
+            sealed: self.seal(user, "refresh_token", token),
+            hash: ids.hash,
+            prefix_hash: ids.prefix_hash,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod paging;
 pub mod pending;
 pub mod ratelimit;
 pub mod revocation;
+pub mod risc;
 pub mod scrape;
 pub mod session;
 pub mod sign_out;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub pending: pending::PendingCookies,
     /// Per-address allowances of the routes anyone can hit.
     pub limits: ratelimit::Limits,
+    /// Verifies the provider's security event tokens (`POST /risc`).
+    pub risc: Arc<crate::google::risc::Receiver>,
 }
 
 pub type State = web::Data<Arc<AppState>>;
@@ -71,6 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(account::disconnect)),
         )
         .service(at(authcode::PATH, POST).route(web::post().to(authcode::exchange)))
+        .service(at(risc::PATH, POST).route(web::post().to(risc::receive)))
         .service(at("/healthz", GET).route(get().to(health::healthz)))
         .configure(admin::routes);
 }

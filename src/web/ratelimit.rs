@@ -48,6 +48,8 @@ pub struct Limits {
     pub sign_in: RateLimiter,
     pub authcode: RateLimiter,
     pub admin: RateLimiter,
+    /// `POST /risc` (`RISC_RATE_PER_MINUTE`).
+    pub risc: RateLimiter,
 }
 
 /// Which of [`Limits`] a route spends.

@@ -180,7 +180,7 @@ impl Vault {
                 let rotated = r
                     .refresh_token
                     .as_ref()
-                    .map(|t| self.seal(user, "refresh_token", t));
+                    .map(|t| self.stored_refresh(user, t));
                 let (id, expires_at, scopes) = (cred.id, r.expires_at, r.scopes.clone());
                 let stored = self
                     .db
@@ -192,7 +192,7 @@ impl Vault {
                             &sealed_access,
                             expires_at,
                             scopes.as_deref(),
-                            rotated.as_deref(),
+                            rotated.as_ref(),
                         )
                     })
                     .await?;

@@ -29,6 +29,12 @@ struct Detail {
     created: String,
     last_seen: String,
     blocked: Option<String>,
+    /// Who set the block: the provider (a security event) or an admin.
+    blocked_by_provider: bool,
+    /// When the provider asked for the account's credentials to be changed.
+    credential_change: Option<String>,
+    /// Security events received for the user, newest first.
+    events: Vec<crate::store::risc::EventRow>,
     health: &'static str,
     /// One per OAuth client that obtained a grant.
     grants: Vec<GrantRow>,
@@ -62,12 +68,13 @@ struct Confirm {
 
 async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> {
     let target = UserId(id);
-    let (row, entries) = state
+    let (row, entries, events) = state
         .db
         .run(move |c| {
             Ok((
                 admin::detail(c, target)?,
                 audit::list(c, Some(target), None, AUDIT_ENTRIES)?,
+                crate::store::risc::for_user(c, target, AUDIT_ENTRIES)?,
             ))
         })
         .await?;
@@ -80,6 +87,9 @@ async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> 
         created: when(row.user.created_at),
         last_seen: when(row.user.last_seen_at),
         blocked: row.user.disabled_at.map(when),
+        blocked_by_provider: row.user.blocked_by_provider,
+        credential_change: row.user.credential_change_required_at.map(when),
+        events,
         health: health(&row.user, &row.credentials),
         offline: row.credentials.iter().any(|c| c.has_offline_access()),
         grants: row

@@ -18,5 +18,6 @@ mod operations;
 mod pageview;
 mod properties;
 mod ratelimit;
+mod risc;
 mod scaleout;
 mod signin;

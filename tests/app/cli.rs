@@ -88,6 +88,18 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     );
     assert!(banner.contains("alice@example.test"));
 
+    // Its security event receiver is registered with the in-process emulator.
+    let streams = reqwest::get(format!("http://127.0.0.1:{emu_port}/emulator/risc/stream"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        streams.contains(&format!("http://127.0.0.1:{app_port}/risc")),
+        "{streams}"
+    );
+
     let key = dir.path().join("data/secret.key");
     assert!(dir.path().join("data/offline-access.db").exists());
     #[cfg(unix)]

@@ -145,7 +145,9 @@ impl Receiver {
             .keys
             .keys()
             .iter()
-            .filter(|k| header.kid.is_none() || k.key_id().map(|id| id.as_str()) == header.kid.as_deref())
+            .filter(|k| {
+                header.kid.is_none() || k.key_id().map(|id| id.as_str()) == header.kid.as_deref()
+            })
             .any(|k| {
                 k.verify_signature(
                     &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,

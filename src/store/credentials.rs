@@ -131,7 +131,8 @@ pub fn save_grant(
                     credentials::user_id.eq(user.0),
                     credentials::client_id.eq(client_id),
                     credentials::refresh_token.eq(grant.refresh_token.as_ref().map(|r| &r.sealed)),
-                    credentials::refresh_token_hash.eq(grant.refresh_token.as_ref().map(|r| &r.hash)),
+                    credentials::refresh_token_hash
+                        .eq(grant.refresh_token.as_ref().map(|r| &r.hash)),
                     credentials::refresh_token_prefix_hash
                         .eq(grant.refresh_token.as_ref().map(|r| &r.prefix_hash)),
                     credentials::access_token.eq(&grant.access_token),

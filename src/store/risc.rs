@@ -111,9 +111,15 @@ pub fn apply(conn: &mut AnyConnection, event: &Received<'_>) -> anyhow::Result<A
 fn effect(c: &mut AnyConnection, user: UserId, effect: Effect) -> anyhow::Result<String> {
     Ok(match effect {
         Effect::EndSessions => format!("{} session(s) ended", sessions::delete_for_user(c, user)?),
-        Effect::DropTokens => format!("{} credential(s) cleared; consent needed", drop_tokens(c, user, None)?),
+        Effect::DropTokens => format!(
+            "{} credential(s) cleared; consent needed",
+            drop_tokens(c, user, None)?
+        ),
         Effect::DropCredential(id) => {
-            format!("{} credential(s) cleared; consent needed", drop_tokens(c, user, Some(id))?)
+            format!(
+                "{} credential(s) cleared; consent needed",
+                drop_tokens(c, user, Some(id))?
+            )
         }
         Effect::Block => {
             let ended = sessions::delete_for_user(c, user)?;

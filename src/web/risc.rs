@@ -60,7 +60,11 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
     let bytes = match body.to_bytes_limited(MAX_BODY).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => {
-            return answer(StatusCode::BAD_REQUEST, "invalid_request", "The body could not be read.")
+            return answer(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The body could not be read.",
+            )
         }
         Err(_) => {
             return answer(
@@ -71,7 +75,11 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
         }
     };
     let Ok(jwt) = std::str::from_utf8(&bytes) else {
-        return answer(StatusCode::BAD_REQUEST, "invalid_request", "The token is not text.");
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The token is not text.",
+        );
     };
     let set = match state.risc.verify(jwt).await {
         Ok(set) => set,
@@ -79,7 +87,9 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
             tracing::warn!(error = %e, "a security event could not be verified: the provider's keys are unavailable");
             return HttpResponse::ServiceUnavailable()
                 .insert_header(("Retry-After", "30"))
-                .json(json!({"err": "temporarily_unavailable", "description": "Try again later."}));
+                .json(
+                    json!({"err": "temporarily_unavailable", "description": "Try again later."}),
+                );
         }
         Err(e) => {
             tracing::warn!(error = %e, code = e.code(), "a security event token was refused");
@@ -167,7 +177,11 @@ async fn apply(
         })
         .await?;
     match applied {
-        Applied::Replay => tracing::info!(jti, event = short, "a security event received again; acknowledged, not applied twice"),
+        Applied::Replay => tracing::info!(
+            jti,
+            event = short,
+            "a security event received again; acknowledged, not applied twice"
+        ),
         Applied::Done(done) => tracing::info!(
             jti,
             event = short,

@@ -39,6 +39,10 @@ fn sync_all(dir: &std::path::Path, env: &[(&str, String)]) -> std::process::Outp
     })
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 struct Killed(Child);
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -164,14 +168,11 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     assert_eq!(expired.status(), StatusCode::OK);
     let mut refreshed = false;
     for _ in 0..100 {
-        let log: serde_json::Value = emu_client
-            .get(format!("http://127.0.0.1:{emu_port}/emulator/requests"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log = get_json(
+            &emu_client,
+            &format!("http://127.0.0.1:{emu_port}/emulator/requests"),
+        )
+        .await;
         if log["counts"]["token:refresh_token"].as_u64() >= Some(1) {
             refreshed = true;
             break;
@@ -224,14 +225,11 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     .into();
     // Every live token the emulator issued (its state export lists them), and the session
     // cookie.
-    let state: serde_json::Value = emu_client
-        .get(format!("http://127.0.0.1:{emu_port}/emulator/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = get_json(
+        &emu_client,
+        &format!("http://127.0.0.1:{emu_port}/emulator/state"),
+    )
+    .await;
     for list in ["refresh_tokens", "access_tokens"] {
         for t in state[list].as_array().unwrap() {
             needles.push(t["token"].as_str().unwrap().to_string());

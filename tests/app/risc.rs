@@ -148,7 +148,11 @@ async fn sessions_revoked(app: &TestApp, jti: &str) -> Value {
     })
 }
 
-async fn post_set(app: &TestApp, body: impl Into<reqwest::Body>, content_type: &str) -> (StatusCode, Value) {
+async fn post_set(
+    app: &TestApp,
+    body: impl Into<reqwest::Body>,
+    content_type: &str,
+) -> (StatusCode, Value) {
     let resp = reqwest::Client::new()
         .post(format!("{}/risc", app.addr))
         .header("content-type", content_type)

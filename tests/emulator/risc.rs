@@ -592,3 +592,53 @@ async fn a_disabled_account_cannot_sign_in_or_refresh_until_enabled() {
     assert_eq!(emu.refresh(&refresh).await.0, 200);
     emu.tokens(ALICE, BASIC, &[]).await;
 }
+
+#[tokio::test]
+async fn streams_and_disabled_accounts_are_exported_imported_and_old_documents_load() {
+    let emu = start().await;
+    add_stream(
+        &emu,
+        "http://127.0.0.1:1/risc",
+        Some(json!(["account-enabled"])),
+    )
+    .await;
+    let (status, _) = emu
+        .post_control("/accounts/bob@example.test/disable", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, accounts) = emu.control(Method::GET, "/accounts", None).await;
+    let bob = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == BOB)
+        .unwrap()
+        .clone();
+    assert_eq!(bob["disabled"], true);
+    let doc = emu.get_json("/emulator/state").await;
+    assert_eq!(doc["disabled_accounts"], json!([{"email": BOB}]));
+    assert_eq!(emu.post_control("/reset", json!({})).await.0, 200);
+    assert_eq!(
+        emu.get_json("/emulator/state").await["disabled_accounts"],
+        json!([])
+    );
+    let (status, _) = emu.control(Method::PUT, "/state", Some(doc.clone())).await;
+    assert_eq!(status, 200);
+    let (_, list) = emu.control(Method::GET, "/risc/stream", None).await;
+    assert_eq!(list["streams"], doc["risc_streams"]);
+    let params = emu.auth_params(BASIC, &[]);
+    let res = emu
+        .post_consent(&emu.http, &params, BOB, "allow", &[])
+        .await;
+    assert_eq!(res.status(), 403, "still disabled after the import");
+    // A document written before RISC (no such fields) still loads, with neither.
+    let mut old = doc;
+    let o = old.as_object_mut().unwrap();
+    o.remove("risc_streams");
+    o.remove("disabled_accounts");
+    let (status, answer) = emu.control(Method::PUT, "/state", Some(old)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, list) = emu.control(Method::GET, "/risc/stream", None).await;
+    assert_eq!(list["streams"], json!([]));
+    emu.tokens(BOB, BASIC, &[]).await;
+}

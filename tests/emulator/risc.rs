@@ -540,9 +540,14 @@ async fn revoking_an_apps_access_sends_tokens_revoked() {
 async fn a_disabled_account_cannot_sign_in_or_refresh_until_enabled() {
     let emu = start().await;
     let t = emu
-        .tokens(ALICE, BASIC, &[("access_type", "offline")])
+        .tokens(
+            ALICE,
+            &scope_with(DRIVE_META),
+            &[("access_type", "offline")],
+        )
         .await;
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let access = t["access_token"].as_str().unwrap().to_string();
     let rx = receiver(&[]).await;
     add_stream(&emu, &rx.url, None).await;
     let (status, answer) = emu
@@ -564,6 +569,7 @@ async fn a_disabled_account_cannot_sign_in_or_refresh_until_enabled() {
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    assert_eq!(emu.api("/drive/v3/files", &access).await.status(), 401);
     // The consent step answers Google's error page; a silent sign-in too.
     let params = emu.auth_params(BASIC, &[]);
     let res = emu
@@ -590,6 +596,7 @@ async fn a_disabled_account_cannot_sign_in_or_refresh_until_enabled() {
     let ev = check_set(&emu, &got[1], &format!("{RISC}account-enabled")).await;
     assert_eq!(ev, json!({"subject": alice_subject(&emu)}));
     assert_eq!(emu.refresh(&refresh).await.0, 200);
+    assert_eq!(emu.api("/drive/v3/files", &access).await.status(), 200);
     emu.tokens(ALICE, BASIC, &[]).await;
 }
 

@@ -2,7 +2,8 @@
 //! POSTed to the stream's receiver as `application/secevent+jwt`. The caller waits for the
 //! first attempt of each delivery (at most [`ATTEMPT_TIMEOUT`]); one that got no answer or no
 //! 2xx is tried again in the background, the same SET each time, after the stream's retry base,
-//! then twice as long, [`RETRIES`] times in all, then given up. Every attempt lands in the
+//! then twice as long, [`RETRIES`] times in all, then given up (or at once when the emulator
+//! is reset or its state imported meanwhile). Every attempt lands in the
 //! request log as a [`RISC_DELIVERY`] entry (receiver, event type, jti, status; never the SET).
 
 use std::sync::Arc;
@@ -124,11 +125,16 @@ fn delivered(status: Option<u16>) -> bool {
     status.is_some_and(|s| (200..300).contains(&s))
 }
 
-/// The retries: after the base wait, then twice as long each time, until one is answered 2xx.
+/// The retries: after the base wait, then twice as long each time, until one is answered 2xx
+/// (or the state they belong to is reset or replaced).
 async fn retry(shared: &Shared, d: &Delivery) {
+    let generation = shared.risc_generation();
     let mut wait = shared.risc_retry_base;
     for n in 0..RETRIES {
         tokio::time::sleep(wait).await;
+        if shared.risc_generation() != generation {
+            return;
+        }
         if delivered(attempt(shared, d, n + 2).await) {
             return;
         }

@@ -207,6 +207,7 @@ pub fn start(
         risc_retry_base: options
             .risc_retry_base
             .unwrap_or(Duration::from_millis(500)),
+        risc_generation: Default::default(),
     });
     if let Some(file) = &shared.persister {
         // Written at once: a path that cannot be written fails the start, not a later save.

@@ -318,6 +318,7 @@ impl Shared {
         self.set_keys(keys);
         self.set_profile(profile);
         self.clear_faults();
+        self.new_risc_generation();
         Ok(())
     }
 }

@@ -178,9 +178,10 @@ mod tests {
             TokenIdAlg::Prefix.identify("1//0abcdefghijklmnopq"),
             "1//0abcdefghijkl"
         );
-        // base64(SHA-512(SHA-512(""))), padded.
-        let id = TokenIdAlg::HashSha512Sha512.identify("");
-        assert_eq!(id.len(), 88);
-        assert!(id.ends_with("=="));
+        // base64(SHA-512(SHA-512(token))), padded (computed with Python's hashlib).
+        assert_eq!(
+            TokenIdAlg::HashSha512Sha512.identify("1//0abc"),
+            "ma+LJ4N5uUthtEHdhbrBLSkt+NzN761mClr3UnGicjQFzpqK473ofUoBUqBWxcncrxxVpqdE3QbcWcnWjpszew=="
+        );
     }
 }

@@ -194,9 +194,11 @@ impl Store {
         code
     }
 
-    /// A live (unexpired, unrevoked) access token.
+    /// A live (unexpired, unrevoked) access token of an account that is not disabled.
     pub fn live_access(&self, token: &str) -> Option<&AccessEntry> {
-        self.access.get(token).filter(|a| a.expires_at > Utc::now())
+        self.access
+            .get(token)
+            .filter(|a| a.expires_at > Utc::now() && !self.is_disabled(&a.email))
     }
 
     /// Revokes every token of one token family (tokens from one code redemption).
@@ -305,6 +307,8 @@ pub struct Shared {
     pub risc_http: reqwest::Client,
     /// The first wait before a failed RISC delivery is tried again (doubled each time).
     pub risc_retry_base: Duration,
+    /// Bumped by every reset and import: RISC retries begun before stop.
+    pub risc_generation: std::sync::atomic::AtomicU64,
 }
 
 /// The store, to read: a guard that cannot change it (changes go through
@@ -371,6 +375,18 @@ impl Shared {
         *self.store_mut() = fresh;
         self.set_profile(self.start_profile);
         self.clear_faults();
+        self.new_risc_generation();
+    }
+
+    /// The RISC deliveries under way belong to the state before: their retries stop.
+    pub fn new_risc_generation(&self) {
+        self.risc_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub fn risc_generation(&self) -> u64 {
+        self.risc_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

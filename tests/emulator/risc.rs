@@ -649,3 +649,16 @@ async fn streams_and_disabled_accounts_are_exported_imported_and_old_documents_l
     assert_eq!(list["streams"], json!([]));
     emu.tokens(BOB, BASIC, &[]).await;
 }
+
+#[tokio::test]
+async fn sets_are_signed_with_the_key_in_force_after_a_rotation() {
+    let emu = start().await;
+    let rx = receiver(&[]).await;
+    add_stream(&emu, &rx.url, Some(json!(["sessions-revoked"]))).await;
+    let (_, rotated) = emu.post_control("/keys/rotate", json!({})).await;
+    let (status, _) = event(&emu, json!({"email": ALICE, "type": "sessions-revoked"})).await;
+    assert_eq!(status, 200);
+    let got = rx.got();
+    check_set(&emu, &got[0], &format!("{RISC}sessions-revoked")).await;
+    assert_eq!(jwt_parts(&got[0].body).0["kid"], rotated["kid"]);
+}

@@ -47,6 +47,8 @@ mod gmail;
 mod profile;
 #[path = "emulator/revoke_userinfo.rs"]
 mod revoke_userinfo;
+#[path = "emulator/risc.rs"]
+mod risc;
 #[path = "emulator/safety.rs"]
 mod safety;
 #[path = "emulator/state.rs"]

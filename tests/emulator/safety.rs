@@ -196,6 +196,11 @@ async fn control_writes_need_a_json_content_type() {
             &format!("/accounts/{ALICE}/expire-tokens") as &str,
         ),
         (Method::PUT, "/profile"),
+        (Method::POST, &format!("/accounts/{ALICE}/enable") as &str),
+        (Method::POST, &format!("/accounts/{ALICE}/disable") as &str),
+        (Method::POST, "/risc/stream"),
+        (Method::DELETE, "/risc/stream"),
+        (Method::POST, "/risc/events"),
     ] {
         let (status, _, _) = raw_control(&emu, method.clone(), path, &[], None).await;
         assert_eq!(status, 415, "{method} {path}");

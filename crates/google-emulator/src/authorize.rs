@@ -257,6 +257,18 @@ fn note_client(req: &HttpRequest, params: &[(String, String)]) {
     });
 }
 
+/// Google's page for a disabled account: no sign-in completes.
+fn account_disabled(email: &str) -> Refusal {
+    error_page(
+        403,
+        "account_disabled",
+        &format!(
+            "Account disabled: {email} was disabled because it looks like it was being used in \
+             a way that violated Google's policies. Couldn't sign you in."
+        ),
+    )
+}
+
 pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> Result<HttpResponse, Refusal> {
     take_fault(&shared, "authorize").await?;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
@@ -274,6 +286,9 @@ pub async fn get(shared: web::Data<Shared>, req: HttpRequest) -> Result<HttpResp
             _ => None,
         },
     };
+    if let Some(email) = known.as_deref().filter(|e| store.is_disabled(e)) {
+        return Err(account_disabled(email));
+    }
     if auth.prompts.contains("none") {
         return Ok(match known {
             None => error_redirect(&shared, &auth, "login_required"),
@@ -347,6 +362,9 @@ pub async fn post(
             "Missing or unknown parameter: account",
         ));
     };
+    if store.is_disabled(&email) {
+        return Err(account_disabled(&email));
+    }
     let ticked: BTreeSet<String> = extra
         .iter()
         .filter(|(k, _)| k == "granted_scope")

@@ -1,10 +1,12 @@
-//! `GET /.well-known/openid-configuration` and the two certs documents.
+//! `GET /.well-known/openid-configuration`, the two certs documents and
+//! `GET /.well-known/risc-configuration`.
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::errors::Refusal;
 use super::keys::discovery_document;
+use super::risc::configuration_document;
 use super::state::{take_fault, Shared};
 
 /// `GET /oauth2/v3/certs`: the JWKS.
@@ -44,6 +46,18 @@ pub async fn discovery(shared: web::Data<Shared>) -> Result<HttpResponse, Refusa
         .content_type("application/json")
         .body(
             serde_json::to_string_pretty(&discovery_document(&shared.issuer, shared.profile()))
+                .unwrap_or_default(),
+        ))
+}
+
+/// `GET /.well-known/risc-configuration`: Cross-Account Protection's configuration, cached as
+/// discovery is.
+pub async fn risc_configuration(shared: web::Data<Shared>) -> Result<HttpResponse, Refusal> {
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .content_type("application/json")
+        .body(
+            serde_json::to_string_pretty(&configuration_document(&shared.issuer))
                 .unwrap_or_default(),
         ))
 }

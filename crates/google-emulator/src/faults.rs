@@ -207,7 +207,25 @@ pub struct LogEntry {
     pub grant_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    pub status: u16,
+    /// What a RISC delivery attempt sent (its entry's path is [`RISC_DELIVERY`]).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryLog>,
+    /// The answer's status; `None` (null) for a delivery that got no answer.
+    pub status: Option<u16>,
+}
+
+/// The log entries' path (and count name) for RISC delivery attempts: requests the emulator
+/// made, not ones it answered.
+pub const RISC_DELIVERY: &str = "risc:delivery";
+
+/// One attempt to push a SET: never the token itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryLog {
+    pub receiver: String,
+    pub event_type: String,
+    pub jti: String,
+    /// 1 for the first attempt, 2.. for the retries.
+    pub attempt: u32,
 }
 
 #[derive(Debug, Default)]
@@ -220,10 +238,11 @@ impl RequestLog {
     const MAX: usize = 10_000;
 
     pub fn record(&mut self, entry: LogEntry) {
-        *self
-            .counts
-            .entry(format!("{} {}", entry.method, entry.path))
-            .or_default() += 1;
+        let key = match entry.delivery {
+            Some(_) => RISC_DELIVERY.to_string(),
+            None => format!("{} {}", entry.method, entry.path),
+        };
+        *self.counts.entry(key).or_default() += 1;
         if entry.path == "/token" {
             if let Some(g) = &entry.grant_type {
                 *self.counts.entry(format!("token:{g}")).or_default() += 1;

@@ -16,6 +16,7 @@ mod authreq;
 mod cli;
 mod control;
 mod cors;
+mod delivery;
 mod discovery;
 mod drive;
 mod errors;
@@ -29,6 +30,7 @@ mod model;
 mod persist;
 mod requests;
 mod revoke;
+mod risc;
 mod seed;
 mod state;
 mod token;
@@ -68,6 +70,9 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
     /// Start from the seed even when the state file exists (it is overwritten).
     pub reset_state: bool,
+    /// The first wait before a failed RISC delivery is tried again (then doubled, five times);
+    /// `None` = 500 ms.
+    pub risc_retry_base: Option<Duration>,
 }
 
 pub use persist::{StateDocument, StateFileError};
@@ -198,6 +203,11 @@ pub fn start(
         pinned_clients: Mutex::new(HashMap::new()),
         faults: Mutex::default(),
         log: Mutex::default(),
+        risc_http: delivery::http_client()?,
+        risc_retry_base: options
+            .risc_retry_base
+            .unwrap_or(Duration::from_millis(500)),
+        risc_generation: Default::default(),
     });
     if let Some(file) = &shared.persister {
         // Written at once: a path that cannot be written fails the start, not a later save.
@@ -218,6 +228,10 @@ pub fn start(
             .route(
                 "/.well-known/openid-configuration",
                 web::get().to(discovery::discovery),
+            )
+            .route(
+                "/.well-known/risc-configuration",
+                web::get().to(discovery::risc_configuration),
             )
             .route("/oauth2/v3/certs", web::get().to(discovery::certs))
             .route("/oauth2/v1/certs", web::get().to(discovery::certs_v1))

@@ -1,5 +1,6 @@
 //! State that survives restarts: accounts (with their files and messages), clients, consents,
-//! refresh and access tokens and the signing keys, as one JSON document. The same document is
+//! refresh and access tokens, the signing keys, disabled accounts and RISC streams, as one JSON
+//! document. The same document is
 //! what `GET /emulator/state` exports and `PUT /emulator/state` imports.
 //!
 //! With a state file, every change of the store wakes a writer that waits a moment (so a burst
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeyRing, Keys};
 use crate::model::{Account, ClientRegistration, Profile};
+use crate::risc::Stream;
 use crate::state::{AccessEntry, Consent, RefreshEntry, Shared, Store};
 
 /// What the document says it is, so that another JSON file is not taken for one.
@@ -44,6 +46,19 @@ pub struct StateDocument {
     pub access_tokens: Vec<Token<AccessEntry>>,
     /// The last token family issued (families tie tokens to the code they came from).
     pub next_family: u64,
+    /// Accounts disabled with `POST /emulator/accounts/{email}/disable`.
+    #[serde(default)]
+    pub disabled_accounts: Vec<DisabledAccount>,
+    /// The RISC push streams.
+    #[serde(default)]
+    pub risc_streams: Vec<Stream>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DisabledAccount {
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -109,6 +124,15 @@ impl StateDocument {
             refresh_tokens,
             access_tokens,
             next_family: store.next_family,
+            disabled_accounts: store
+                .disabled
+                .iter()
+                .map(|(email, reason)| DisabledAccount {
+                    email: email.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            risc_streams: store.risc_streams.clone(),
         }
     }
 
@@ -147,6 +171,12 @@ impl StateDocument {
         let mut store = Store {
             accounts: self.accounts,
             next_family: self.next_family,
+            disabled: self
+                .disabled_accounts
+                .into_iter()
+                .map(|d| (d.email.to_ascii_lowercase(), d.reason))
+                .collect(),
+            risc_streams: self.risc_streams,
             ..Store::default()
         };
         for c in self.clients {
@@ -288,6 +318,7 @@ impl Shared {
         self.set_keys(keys);
         self.set_profile(profile);
         self.clear_faults();
+        self.new_risc_generation();
         Ok(())
     }
 }

@@ -33,7 +33,8 @@ pub async fn log_requests(
             path,
             grant_type: info.grant_type,
             client_id: info.client_id,
-            status: res.status().as_u16(),
+            delivery: None,
+            status: Some(res.status().as_u16()),
         };
         shared
             .log

@@ -1,7 +1,7 @@
 //! In-memory state: accounts (with their Drive files and Gmail messages), clients, consents,
 //! codes and tokens. One `Mutex<Store>`; handlers never hold it across an `.await`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use super::faults::{fault_response, Faults, RequestLog};
 use super::formtoken::FormTokens;
 use super::keys::{sign_id_token, IdTokenInput, KeyRing};
 use super::model::{Account, ClientRegistration, Profile};
+use super::risc::Stream;
 use super::seed::Seed;
 
 /// What an account has consented to for one client.
@@ -78,6 +79,10 @@ pub struct Store {
     /// CSRF tokens of the consent pages rendered and not yet submitted.
     pub form_tokens: FormTokens,
     pub(crate) next_family: u64,
+    /// Disabled accounts (lowercased email → the reason given, if any).
+    pub disabled: BTreeMap<String, Option<String>>,
+    /// The RISC push streams, one per receiver URL.
+    pub risc_streams: Vec<Stream>,
 }
 
 impl Store {
@@ -109,6 +114,21 @@ impl Store {
     pub fn account_by_hint(&self, hint: &str) -> Option<&Account> {
         self.account(hint)
             .or_else(|| self.accounts.iter().find(|a| a.sub == hint))
+    }
+
+    /// Whether the account is disabled (it cannot sign in, its refresh tokens are refused).
+    pub fn is_disabled(&self, email: &str) -> bool {
+        self.disabled.contains_key(&email.to_ascii_lowercase())
+    }
+
+    /// The account's most recently issued refresh token for `client_id` that is still valid
+    /// (families grow with every code redemption, so the newest has the highest).
+    pub fn latest_refresh(&self, email: &str, client_id: &str) -> Option<&str> {
+        self.refresh
+            .iter()
+            .filter(|(_, r)| r.email.eq_ignore_ascii_case(email) && r.client_id == client_id)
+            .max_by_key(|(_, r)| r.family)
+            .map(|(t, _)| t.as_str())
     }
 
     pub fn new_family(&mut self) -> u64 {
@@ -174,9 +194,11 @@ impl Store {
         code
     }
 
-    /// A live (unexpired, unrevoked) access token.
+    /// A live (unexpired, unrevoked) access token of an account that is not disabled.
     pub fn live_access(&self, token: &str) -> Option<&AccessEntry> {
-        self.access.get(token).filter(|a| a.expires_at > Utc::now())
+        self.access
+            .get(token)
+            .filter(|a| a.expires_at > Utc::now() && !self.is_disabled(&a.email))
     }
 
     /// Revokes every token of one token family (tokens from one code redemption).
@@ -281,6 +303,12 @@ pub struct Shared {
     pub pinned_clients: Mutex<HashMap<String, ClientRegistration>>,
     pub faults: Mutex<Faults>,
     pub log: Mutex<RequestLog>,
+    /// The HTTP client that pushes RISC events to the receivers.
+    pub risc_http: reqwest::Client,
+    /// The first wait before a failed RISC delivery is tried again (doubled each time).
+    pub risc_retry_base: Duration,
+    /// Bumped by every reset and import: RISC retries begun before stop.
+    pub risc_generation: std::sync::atomic::AtomicU64,
 }
 
 /// The store, to read: a guard that cannot change it (changes go through
@@ -347,6 +375,18 @@ impl Shared {
         *self.store_mut() = fresh;
         self.set_profile(self.start_profile);
         self.clear_faults();
+        self.new_risc_generation();
+    }
+
+    /// The RISC deliveries under way belong to the state before: their retries stop.
+    pub fn new_risc_generation(&self) {
+        self.risc_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub fn risc_generation(&self) -> u64 {
+        self.risc_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

@@ -225,7 +225,7 @@ fn authorization_code(
         }
         return Err(invalid_grant("Bad Request"));
     }
-    if entry.expires_at <= Utc::now() {
+    if entry.expires_at <= Utc::now() || store.is_disabled(&entry.email) {
         return Err(invalid_grant("Bad Request"));
     }
     if entry.client_id != client_id {
@@ -317,6 +317,10 @@ fn refresh(
     let Some(entry) = store.refresh.get(token).cloned() else {
         return Err(invalid_grant("Token has been expired or revoked."));
     };
+    // A disabled account's tokens are refused (and work again once it is enabled).
+    if store.is_disabled(&entry.email) {
+        return Err(invalid_grant("Token has been expired or revoked."));
+    }
     if entry.client_id != client_id {
         return Err(oauth_error(400, "unauthorized_client", "Unauthorized"));
     }

@@ -16,7 +16,7 @@ pub async fn list_accounts(shared: web::Data<Shared>) -> Result<HttpResponse, Re
     let accounts: Vec<_> = store
         .accounts
         .iter()
-        .map(|a| json!({"sub": a.sub, "email": a.email, "name": a.name, "files": a.files.len(), "messages": a.messages.len()}))
+        .map(|a| json!({"sub": a.sub, "email": a.email, "name": a.name, "files": a.files.len(), "messages": a.messages.len(), "disabled": store.is_disabled(&a.email)}))
         .collect();
     Ok(json_response(200, &json!({"accounts": accounts})))
 }

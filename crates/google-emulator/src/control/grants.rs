@@ -1,5 +1,6 @@
-//! Controls that act as the user or their phone would: expire tokens, revoke an app's access,
-//! sign in on Android/iOS.
+//! Controls that act as the user or their phone would: expire tokens, revoke an app's access
+//! (which sends RISC `tokens-revoked` to the streams of the clients revoked), sign in on
+//! Android/iOS.
 
 use std::collections::BTreeSet;
 
@@ -8,11 +9,14 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::risc::account_outgoing;
 use super::{bad, not_found, parse};
+use crate::delivery::{emit, streams_for};
 use crate::errors::{json_response, Refusal};
 use crate::keys::IdTokenInput;
 use crate::model::ClientKind;
 use crate::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
+use crate::risc::TOKENS_REVOKED;
 use crate::state::id_token;
 use crate::state::{CodeEntry, Shared};
 
@@ -48,18 +52,36 @@ pub async fn revoke_grants(
 ) -> Result<HttpResponse, Refusal> {
     let input: RevokeBody = parse(&body)?;
     let email = path.into_inner();
+    let (sub, clients) = revoke_clients(&shared, &email, input.client_id)?;
+    let mut streams = streams_for(&shared, TOKENS_REVOKED);
+    streams.retain(|s| clients.contains(&s.client_id));
+    let outgoing = account_outgoing(&shared, &sub, Default::default(), streams);
+    let deliveries = emit(shared.into_inner(), TOKENS_REVOKED, outgoing).await;
+    Ok(json_response(
+        200,
+        &json!({"revoked": clients, "deliveries": deliveries}),
+    ))
+}
+
+/// Revokes the account's grants to `client_id` (every client when `None`): its `sub` and the
+/// clients revoked.
+fn revoke_clients(
+    shared: &Shared,
+    email: &str,
+    client_id: Option<String>,
+) -> Result<(String, BTreeSet<String>), Refusal> {
     let mut store = shared.store_mut();
-    if store.account(&email).is_none() {
-        return Err(not_found(&email));
-    }
-    let clients: BTreeSet<String> = match input.client_id {
+    let Some(sub) = store.account(email).map(|a| a.sub.clone()) else {
+        return Err(not_found(email));
+    };
+    let clients: BTreeSet<String> = match client_id {
         Some(c) => [c].into(),
-        None => store.clients_of(&email),
+        None => store.clients_of(email),
     };
     for c in &clients {
-        store.revoke_grant(&email, c);
+        store.revoke_grant(email, c);
     }
-    Ok(json_response(200, &json!({"revoked": clients})))
+    Ok((sub, clients))
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,15 @@
 //! `/emulator/*` test controls: served only on loopback or with `allow_controls`, and only to
 //! requests that pass the safety rules of `guard` (this emulator's Host, no foreign Origin,
 //! JSON bodies). One file per concern: `data` (accounts, clients, files, messages), `grants`
-//! (what a user or a phone does to tokens), `faults` (fault injection and the request log).
+//! (what a user or a phone does to tokens), `faults` (fault injection and the request log),
+//! `lifecycle` (state export/import, key rotation), `risc` (Cross-Account Protection streams,
+//! events, disabling accounts).
 
 mod data;
 mod faults;
 mod grants;
 mod lifecycle;
+mod risc;
 
 use actix_web::{middleware, web, HttpResponse};
 use serde::Deserialize;
@@ -47,6 +50,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/accounts/{email}/revoke",
                 web::post().to(grants::revoke_grants),
             )
+            .route("/accounts/{email}/disable", web::post().to(risc::disable))
+            .route("/accounts/{email}/enable", web::post().to(risc::enable))
+            .route("/risc/stream", web::post().to(risc::add_stream))
+            .route("/risc/stream", web::get().to(risc::list_streams))
+            .route("/risc/stream", web::delete().to(risc::remove_stream))
+            .route("/risc/events", web::post().to(risc::send_event))
             .route("/mobile-sign-in", web::post().to(grants::mobile_sign_in))
             .route("/faults", web::post().to(faults::add_fault))
             .route("/faults", web::get().to(faults::list_faults))

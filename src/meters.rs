@@ -54,6 +54,12 @@ pub fn install() -> PrometheusHandle {
 
 /// One HTTP request the app answered (`route` is the matched pattern, e.g. `/admin/users/{id}`).
 pub fn http_request(route: String, method: &str, status: u16, took: Duration) {
+    // Any token is a method to HTTP: only the standard ones get a label of their own, so a
+    // client cannot grow the series without bound.
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => method,
+        _ => "OTHER",
+    };
     let labels = [
         ("route", route),
         ("method", method.to_string()),

@@ -284,7 +284,14 @@ pub async fn start_on(
 fn serve_metrics(bind: &str, db: Db) -> anyhow::Result<u16> {
     let listener =
         TcpListener::bind(bind).with_context(|| format!("cannot listen on METRICS_BIND={bind}"))?;
-    let port = listener.local_addr()?.port();
+    let local = listener.local_addr()?;
+    let port = local.port();
+    if !local.ip().is_loopback() {
+        tracing::warn!(
+            %local,
+            "METRICS_BIND is not a loopback address: /metrics has no authentication, so only the monitoring network may reach it"
+        );
+    }
     let scrape = web::Data::new(crate::web::scrape::Scrape {
         db,
         handle: crate::meters::install(),

@@ -135,11 +135,19 @@ impl Receiver {
             .decode(signature)
             .map_err(|_| malformed("the signature is not base64url"))?;
         let signed = &jwt.trim()[..header_len(jwt.trim())];
-        let config = self.config(false).await?;
+        let config = self.config(false).await?.0;
         let config = if has_key(&config, header.kid.as_deref()) {
             config
         } else {
-            self.config(true).await?
+            let (config, fresh) = self.config(true).await?;
+            if !fresh && !has_key(&config, header.kid.as_deref()) {
+                // The keys were fetched moments ago (perhaps for a forged token): the provider
+                // may have rotated since, so ask it to retry rather than refusing for good.
+                return Err(SetError::Unavailable(anyhow::anyhow!(
+                    "the token names a key the provider did not list a moment ago"
+                )));
+            }
+            config
         };
         let verified = config
             .keys
@@ -192,8 +200,9 @@ impl Receiver {
     }
 
     /// The cached RISC configuration, fetched when it expired — or now, when `refetch` (an
-    /// unknown key) and the last such fetch is at least a minute old.
-    async fn config(&self, refetch: bool) -> Result<Arc<RiscConfig>, SetError> {
+    /// unknown key) and the last such fetch is at least a minute old; and whether it was
+    /// fetched just now.
+    async fn config(&self, refetch: bool) -> Result<(Arc<RiscConfig>, bool), SetError> {
         let cached = self.config.read().await.clone();
         if let Some((until, config)) = &cached {
             let due = refetch && {
@@ -205,19 +214,22 @@ impl Receiver {
                 due
             };
             if Instant::now() < *until && !due {
-                return Ok(config.clone());
+                return Ok((config.clone(), false));
             }
         }
         match self.fetch().await {
             Ok(config) => {
                 let config = Arc::new(config);
                 *self.config.write().await = Some((Instant::now() + CONFIG_TTL, config.clone()));
-                Ok(config)
+                Ok((config, true))
             }
             Err(e) => match cached {
                 Some((_, stale)) => {
                     tracing::warn!(error = %e, "RISC configuration fetch failed; keeping the previous one");
-                    Ok(stale)
+                    // Not asked again for every token while the provider is down.
+                    *self.config.write().await =
+                        Some((Instant::now() + MIN_REFETCH, stale.clone()));
+                    Ok((stale, false))
                 }
                 None => Err(SetError::Unavailable(e)),
             },

@@ -1,5 +1,5 @@
 //! Cross-Account Protection in the database: the security events received (`risc_events`,
-//! keyed by the token's `jti` so a replay is recognised), and what each event does to a user,
+//! keyed by the token's `jti` and the event's type, so a replay is recognised), and what each event does to a user,
 //! applied together with that record and its audit entry in one transaction.
 
 use anyhow::Context;
@@ -9,15 +9,23 @@ use super::schema::{credentials, risc_events, users};
 use super::users::UserId;
 use super::{audit, credentials::Status, now, sessions, AnyConnection};
 
+/// How a `token-revoked` event named the refresh token (the stored identifier forms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenMatch {
+    Hash(String),
+    PrefixHash(String),
+}
+
 /// What an event does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// End every session of the user.
     EndSessions,
     /// Delete the user's stored tokens; their credentials need consent (sessions stay).
     DropTokens,
-    /// Delete one credential's tokens (it needs consent).
-    DropCredential(i64),
+    /// Delete one credential's tokens (it needs consent), if it still holds the refresh token
+    /// the event named.
+    DropCredential(i64, TokenMatch),
     /// End sessions, delete tokens, and block sign-in until an admin lets the user in again
     /// (or the provider re-enables the account).
     Block,
@@ -50,8 +58,8 @@ pub enum Applied {
 }
 
 /// Records the event and applies its effect, in one transaction. The record goes first, so
-/// the same `jti` arriving twice at once (on two instances) is applied once: the second insert
-/// fails on the key and its transaction changes nothing.
+/// the same event (`jti`, type) arriving twice at once (on two instances) is applied once: the
+/// second insert fails on the key and its transaction changes nothing.
 pub fn apply(conn: &mut AnyConnection, event: &Received<'_>) -> anyhow::Result<Applied> {
     let result = conn.transaction::<_, anyhow::Error, _>(|c| {
         diesel::insert_into(risc_events::table)
@@ -66,9 +74,9 @@ pub fn apply(conn: &mut AnyConnection, event: &Received<'_>) -> anyhow::Result<A
             .execute(c)?;
         let done = match event.user {
             None => "no such user here; nothing to do".to_string(),
-            Some(user) => effect(c, user, event.effect)?,
+            Some(user) => effect(c, user, &event.effect)?,
         };
-        diesel::update(risc_events::table.find(event.jti))
+        diesel::update(risc_events::table.find((event.jti, event.event_type)))
             .set(risc_events::action.eq(&done))
             .execute(c)?;
         let detail = format!(
@@ -108,29 +116,39 @@ pub fn apply(conn: &mut AnyConnection, event: &Received<'_>) -> anyhow::Result<A
     }
 }
 
-fn effect(c: &mut AnyConnection, user: UserId, effect: Effect) -> anyhow::Result<String> {
+fn effect(c: &mut AnyConnection, user: UserId, effect: &Effect) -> anyhow::Result<String> {
     Ok(match effect {
         Effect::EndSessions => format!("{} session(s) ended", sessions::delete_for_user(c, user)?),
         Effect::DropTokens => format!(
             "{} credential(s) cleared; consent needed",
             drop_tokens(c, user, None)?
         ),
-        Effect::DropCredential(id) => {
+        Effect::DropCredential(id, token) => {
             format!(
                 "{} credential(s) cleared; consent needed",
-                drop_tokens(c, user, Some(id))?
+                drop_tokens(c, user, Some((*id, token)))?
             )
         }
         Effect::Block => {
             let ended = sessions::delete_for_user(c, user)?;
             let cleared = drop_tokens(c, user, None)?;
-            diesel::update(users::table.find(user.0))
-                .set((
-                    users::disabled_at.eq(now()),
-                    users::blocked_by_provider.eq(true),
-                ))
-                .execute(c)?;
-            format!("{ended} session(s) ended, {cleared} credential(s) cleared; sign-in blocked")
+            // An admin's block stays the admin's: account-enabled must not lift it later.
+            let blocked = diesel::update(
+                users::table
+                    .find(user.0)
+                    .filter(users::disabled_at.is_null()),
+            )
+            .set((
+                users::disabled_at.eq(now()),
+                users::blocked_by_provider.eq(true),
+            ))
+            .execute(c)?;
+            let block = if blocked == 1 {
+                "sign-in blocked"
+            } else {
+                "sign-in was already blocked"
+            };
+            format!("{ended} session(s) ended, {cleared} credential(s) cleared; {block}")
         }
         Effect::LiftProviderBlock => {
             let lifted = diesel::update(
@@ -159,12 +177,13 @@ fn effect(c: &mut AnyConnection, user: UserId, effect: Effect) -> anyhow::Result
     })
 }
 
-/// Deletes the tokens of the user's credentials (only `credential` when given), marking them
-/// as needing consent; returns how many had tokens.
+/// Deletes the tokens of the user's credentials (only `credential` when given, and only while
+/// it holds the refresh token the event named), marking them as needing consent; returns how
+/// many had tokens.
 fn drop_tokens(
     c: &mut AnyConnection,
     user: UserId,
-    credential: Option<i64>,
+    credential: Option<(i64, &TokenMatch)>,
 ) -> anyhow::Result<usize> {
     let mut target = credentials::table
         .filter(credentials::user_id.eq(user.0))
@@ -174,8 +193,14 @@ fn drop_tokens(
                 .or(credentials::access_token.is_not_null()),
         )
         .into_boxed();
-    if let Some(id) = credential {
+    if let Some((id, token)) = credential {
         target = target.filter(credentials::id.eq(id));
+        target = match token {
+            TokenMatch::Hash(h) => target.filter(credentials::refresh_token_hash.eq(h.clone())),
+            TokenMatch::PrefixHash(p) => {
+                target.filter(credentials::refresh_token_prefix_hash.eq(p.clone()))
+            }
+        };
     }
     let ids: Vec<i64> = target.select(credentials::id).load(c)?;
     diesel::update(credentials::table.filter(credentials::id.eq_any(&ids)))
@@ -213,25 +238,22 @@ pub fn user_by_subject(
         .map(UserId))
 }
 
-/// The credential (id, user) whose refresh token has this identifier (`hash` or
-/// `prefix_hash`, as `secret::TokenIds` makes them).
+/// The credential (id, user) whose refresh token has this identifier (as `secret::TokenIds`
+/// makes them).
 pub fn credential_by_token(
     conn: &mut AnyConnection,
-    hash: Option<&str>,
-    prefix_hash: Option<&str>,
+    token: &TokenMatch,
 ) -> anyhow::Result<Option<(i64, UserId)>> {
-    let found = match (hash, prefix_hash) {
-        (Some(h), _) => credentials::table
+    let query = credentials::table.select((credentials::id, credentials::user_id));
+    let found = match token {
+        TokenMatch::Hash(h) => query
             .filter(credentials::refresh_token_hash.eq(h))
-            .select((credentials::id, credentials::user_id))
             .first::<(i64, i64)>(conn)
             .optional()?,
-        (None, Some(p)) => credentials::table
+        TokenMatch::PrefixHash(p) => query
             .filter(credentials::refresh_token_prefix_hash.eq(p))
-            .select((credentials::id, credentials::user_id))
             .first::<(i64, i64)>(conn)
             .optional()?,
-        (None, None) => None,
     };
     Ok(found.map(|(id, user)| (id, UserId(user))))
 }

@@ -91,10 +91,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    risc_events (jti) {
+    risc_events (jti, event_type) {
         jti -> Text,
-        received_at -> Timestamp,
         event_type -> Text,
+        received_at -> Timestamp,
         user_id -> Nullable<BigInt>,
         reason -> Nullable<Text>,
         action -> Text,

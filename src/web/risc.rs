@@ -16,7 +16,7 @@ use super::ratelimit::client_address;
 use super::State;
 use crate::google::risc::SetError;
 use crate::secret::{double_hash_id, prefix_hash};
-use crate::store::risc::{self, Applied, Effect, Received};
+use crate::store::risc::{self, Applied, Effect, Received, TokenMatch};
 use crate::store::users::UserId;
 use crate::store::DbError;
 
@@ -130,19 +130,28 @@ async fn apply(
     let subject = &body["subject"];
     let (user, effect) = match short {
         "token-revoked" => {
-            let token = subject["token"].as_str().unwrap_or_default().to_string();
-            let (hash, prefix) = match subject["token_identifier_alg"].as_str() {
-                Some("hash_base64_sha512_sha512") => (double_hash_id(&token), None),
-                Some("prefix") => (None, Some(prefix_hash(&token))),
-                _ => (None, None),
+            let token = subject["token"].as_str().unwrap_or_default();
+            let named = match subject["token_identifier_alg"].as_str() {
+                Some("hash_base64_sha512_sha512") => double_hash_id(token).map(TokenMatch::Hash),
+                Some("prefix") if !token.is_empty() => {
+                    Some(TokenMatch::PrefixHash(prefix_hash(token)))
+                }
+                _ => None,
             };
-            let found = state
-                .db
-                .run(move |c| risc::credential_by_token(c, hash.as_deref(), prefix.as_deref()))
-                .await?;
-            match found {
-                Some((credential, user)) => (Some(user), Effect::DropCredential(credential)),
-                None => (None, Effect::Nothing),
+            let found = match named.clone() {
+                Some(t) => {
+                    state
+                        .db
+                        .run(move |c| risc::credential_by_token(c, &t))
+                        .await?
+                }
+                None => None,
+            };
+            match (found, named) {
+                (Some((credential, user)), Some(named)) => {
+                    (Some(user), Effect::DropCredential(credential, named))
+                }
+                _ => (None, Effect::Nothing),
             }
         }
         "verification" => (None, Effect::Nothing),

@@ -335,6 +335,13 @@ mod metrics {
         };
         // Never on the public address.
         assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+        // Made-up methods share one label.
+        let odd = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+        app.client
+            .request(odd, format!("{}/", app.addr))
+            .send()
+            .await
+            .unwrap();
         let before = scrape(&app).await;
         assert!(
             before.contains("offline_access_users{credential_status=\"active\"} 0"),
@@ -407,6 +414,15 @@ mod metrics {
             ) >= 3.0,
             "{after}"
         );
+        assert!(
+            sample(
+                &after,
+                "offline_access_http_requests_total",
+                &["method=\"OTHER\""]
+            ) >= 1.0,
+            "{after}"
+        );
+        assert!(!after.contains("FROBNICATE"), "{after}");
         assert!(
             sample(
                 &after,

@@ -39,7 +39,7 @@ fn recorded(app: &TestApp, jti: &str) -> (String, Option<String>, String, Option
     app.db
         .run_blocking(move |c| {
             Ok(r::table
-                .find(jti)
+                .filter(r::jti.eq(jti))
                 .select((r::event_type, r::reason, r::action, r::user_id))
                 .first(c)?)
         })
@@ -257,8 +257,11 @@ on_both_backends! {
         assert_eq!(recorded(&app, &jti).2, "the provider's block was lifted");
         assert_eq!(sign_in_fresh(&app, ALICE).await, StatusCode::SEE_OTHER);
 
-        // An admin's own block is not lifted by account-enabled.
+        // An admin's own block is not lifted by account-enabled, even after a hijacking event
+        // arrived on top of it.
         app.sql(&format!("UPDATE users SET disabled_at = CURRENT_TIMESTAMP WHERE id = {id}"));
+        let jti = emit(&app, json!({"email": ALICE, "type": "account-disabled", "reason": "hijacking"})).await;
+        assert!(recorded(&app, &jti).2.ends_with("sign-in was already blocked"), "{:?}", recorded(&app, &jti));
         let jti = emit(&app, json!({"email": ALICE, "type": "account-enabled"})).await;
         assert_eq!(recorded(&app, &jti).2, "no block set by the provider; nothing to lift");
         assert_eq!(sign_in_fresh(&app, ALICE).await, StatusCode::FORBIDDEN);
@@ -316,6 +319,43 @@ on_both_backends! {
         assert_eq!(app.count_rows("sessions"), 1);
         assert_eq!(audited(&app, "replayed-1").len(), 1);
         assert_eq!(app.count_rows("risc_events"), 1);
+    }
+
+    async fn a_token_with_two_events_applies_both(app) {
+        app.sign_in(ALICE).await;
+        let kid = kid(&app).await;
+        let mut claims = sessions_revoked(&app, "two-events").await;
+        let subject = claims["events"][format!("{RISC}sessions-revoked")]["subject"].clone();
+        claims["events"]["https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked"] =
+            json!({"subject": subject});
+        let jwt = forge(&app, json!({"alg": "RS256", "kid": kid}), claims).await;
+        let (status, _) = post_set(&app, jwt, "application/secevent+jwt").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(app.count_rows("sessions"), 0);
+        assert_eq!(app.credential(ALICE), ("needs_consent".into(), false, false));
+        assert_eq!(app.count_rows("risc_events WHERE jti = 'two-events'"), 2);
+        assert_eq!(audited(&app, "two-events").len(), 2);
+    }
+
+    async fn an_unknown_key_is_refused_then_deferred_while_the_keys_are_fresh(app) {
+        app.sign_in(ALICE).await;
+        let before = app.snapshot();
+        let claims = sessions_revoked(&app, "unknown-kid").await;
+        let jwt = forge(&app, json!({"alg": "RS256", "kid": "not-a-key-of-the-provider"}), claims).await;
+        // The keys are fetched again for it: still unknown, refused.
+        let (status, answer) = post_set(&app, jwt.clone(), "application/secevent+jwt").await;
+        assert_eq!((status, answer["err"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_key")), "{answer}");
+        // Again within the minute: the keys are not fetched again, the sender is asked to retry.
+        let resp = reqwest::Client::new()
+            .post(format!("{}/risc", app.addr))
+            .header("content-type", "application/secevent+jwt")
+            .body(jwt)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert_eq!(app.snapshot(), before, "nothing changed");
     }
 
     async fn forged_and_malformed_tokens_are_refused_and_change_nothing(app) {

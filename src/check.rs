@@ -121,16 +121,39 @@ async fn provider(settings: &Settings, keys: &Keys, lines: &mut Lines<'_>) {
         Ok(http) => http,
         Err(e) => return lines.line(Outcome::Fail, "provider", format!("{e:#}")),
     };
+    let risc = crate::google::risc::Receiver::new(http.clone(), issuer.clone(), Vec::new());
     match OAuth::new(google, http).ready().await {
         Ok(()) => lines.line(
             Outcome::Ok,
             "provider",
             format!("discovery document and signing keys fetched from {issuer}"),
         ),
+        Err(e) => {
+            return lines.line(
+                Outcome::Fail,
+                "provider",
+                format!("{issuer} (GOOGLE_ISSUER) could not be discovered: {e:#}"),
+            )
+        }
+    }
+    // Cross-Account Protection is optional: a provider without it is worth a warning only.
+    match risc.ready().await {
+        Ok(()) => lines.line(
+            Outcome::Ok,
+            "security events",
+            format!(
+                "RISC configuration and keys fetched from {}; the receiver is {}/risc",
+                risc.configuration_url(),
+                settings.origin()
+            ),
+        ),
         Err(e) => lines.line(
-            Outcome::Fail,
-            "provider",
-            format!("{issuer} (GOOGLE_ISSUER) could not be discovered: {e:#}"),
+            Outcome::Warn,
+            "security events",
+            format!(
+                "{}: {e}; POST /risc will refuse security events (answering 503)",
+                risc.configuration_url()
+            ),
         ),
     }
 }

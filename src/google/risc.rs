@@ -115,6 +115,11 @@ impl Receiver {
         )
     }
 
+    /// Fetches the RISC configuration and its keys (`check`).
+    pub async fn ready(&self) -> Result<(), SetError> {
+        self.config(false).await.map(|_| ())
+    }
+
     /// Verifies a compact-serialised SET and reads its events.
     pub async fn verify(&self, jwt: &str) -> Result<SecurityEventToken, SetError> {
         let malformed = |why: &str| SetError::Malformed(why.to_string());

@@ -234,6 +234,7 @@ async fn check_passes_on_the_default_setup() {
         "client secret",
         "redirect URI",
         "provider",
+        "security events",
         "database",
     ] {
         let line = stdout

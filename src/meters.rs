@@ -45,7 +45,7 @@ pub fn install() -> PrometheusHandle {
             // Another recorder may be installed already (an embedding program's): then ours
             // renders only what it was given, which is nothing, rather than failing start-up.
             if metrics::set_global_recorder(recorder).is_err() {
-                eprintln!("a metrics recorder was already installed; /metrics will be empty");
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
             handle
         })

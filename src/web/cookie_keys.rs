@@ -111,11 +111,12 @@ where
             }
         }
     }
-    let name = format!("{}=", keys.name);
+    // Only a request whose cookie was upgraded pays for anything here.
+    let upgraded = upgraded.map(|set_cookie| (format!("{}=", keys.name), set_cookie));
     let response = srv.call(req);
     async move {
         let mut res = response.await?;
-        if let Some(set_cookie) = upgraded {
+        if let Some((name, set_cookie)) = upgraded {
             // The session middleware's own cookie (a renewed or ended session) wins.
             let already = res
                 .headers()

@@ -157,14 +157,15 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     // `serve --sync-every` works for her in the background, refreshing her access token once
     // the emulator has expired it…
     let emu_client = reqwest::Client::new();
-    let expired = emu_client
-        .post(format!(
-            "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+    let expire_alice = || {
+        emu_client
+            .post(format!(
+                "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
+            ))
+            .json(&serde_json::json!({}))
+            .send()
+    };
+    let expired = expire_alice().await.unwrap();
     assert_eq!(expired.status(), StatusCode::OK);
     let mut refreshed = false;
     for _ in 0..100 {
@@ -330,17 +331,10 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         "{first:?} {}",
         std::fs::read_to_string(dir.path().join("serve2.log")).unwrap()
     );
-    let expired = emu_client
-        .post(format!(
-            "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            let log = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
-            panic!("{e}: {log}")
-        });
+    let expired = expire_alice().await.unwrap_or_else(|e| {
+        let log = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
+        panic!("{e}: {log}")
+    });
     assert_eq!(expired.status(), StatusCode::OK);
     let out = sync_all(dir.path(), &env);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -40,6 +40,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -51,6 +52,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
+# The binaries the run starts: copied from RELEASE at the start, so that every process of the
+# run (the second app instance too) is the same build even if target/ is rebuilt meanwhile.
+BIN = RELEASE
 DRIVER = os.environ.get("BENCH_DRIVER", "")
 LUA = os.path.join(ROOT, "bench", "wrk-report.lua")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -297,7 +301,7 @@ class Stack:
         self.app = f"http://127.0.0.1:{app_port}"
         log = os.path.join(work, "emulator.log")
         self.emu_proc = self.spawn(
-            [os.path.join(RELEASE, "google-emulator"), "--bind", f"127.0.0.1:{emu_port}"], log
+            [os.path.join(BIN, "google-emulator"), "--bind", f"127.0.0.1:{emu_port}"], log
         )
         wait_for(f"{self.emu}/.well-known/openid-configuration", self.emu_proc, log)
         post_json(
@@ -362,7 +366,7 @@ class Stack:
             "RUST_LOG": "warn",
         }
         log = os.path.join(self.work, log_name)
-        p = self.spawn([os.path.join(RELEASE, "offline-access"), "serve"], log, env=env, cwd=self.work)
+        p = self.spawn([os.path.join(BIN, "offline-access"), "serve"], log, env=env, cwd=self.work)
         wait_for(f"http://127.0.0.1:{port}/healthz", p, log)
         return p
 
@@ -736,9 +740,14 @@ def main():
             fail(f"BENCH_ONLY: {w!r} is not one of {', '.join(SECTIONS)}")
     if not DRIVER or not os.path.exists(DRIVER):
         fail("BENCH_DRIVER must name the driver (benches/load.rs); start bench/run, not this file")
+    global BIN
     started = time.time()
-    header()
     work = tempfile.mkdtemp(prefix="oa-bench-")
+    BIN = os.path.join(work, "bin")
+    os.mkdir(BIN)
+    for name in ("offline-access", "google-emulator"):
+        shutil.copy2(os.path.join(RELEASE, name), BIN)
+    header()
     sqlite_dir = os.path.join(work, "sqlite")
     os.mkdir(sqlite_dir)
     run_backend("SQLite", f"sqlite://{sqlite_dir}/app.db", sqlite_dir)

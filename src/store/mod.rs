@@ -26,6 +26,20 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// Advisory-lock key that serializes migrations across instances ("offacces" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f66_6661_6363_6573;
 
+/// Runs `$body` with `$c` bound to the backend's own connection inside an [`AnyConnection`].
+/// diesel's `MultiConnection` renders a query's SQL text again on every pass over it (several
+/// per execution) even when its prepared statement is cached; the queries of every page view
+/// (the session row, the signed-in user) go to the backend's connection directly.
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::AnyConnection::Sqlite($c) => $body,
+            $crate::store::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// A connection to either backend; the variant follows `DATABASE_URL`'s scheme.
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
@@ -82,6 +96,8 @@ pub struct Db {
     pool: Pool<ConnectionManager<AnyConnection>>,
     /// Callers waiting for a connection right now.
     waiting: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Trips to the blocking pool so far ([`Db::run`] calls).
+    trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -150,6 +166,7 @@ impl Db {
         Ok(Self {
             pool,
             waiting: Default::default(),
+            trips: Default::default(),
         })
     }
 
@@ -233,12 +250,20 @@ impl Db {
         )
     }
 
+    /// How many database round trips (each one trip to the blocking pool and one pooled
+    /// connection) this pool's users have made.
+    pub fn round_trips(&self) -> u64 {
+        self.trips.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Runs `f` with a pooled connection on the blocking thread pool.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> anyhow::Result<T> + Send + 'static,
     {
+        self.trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let db = self.clone();
         actix_web::web::block(move || db.run_blocking(f))
             .await

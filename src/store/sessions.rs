@@ -2,6 +2,7 @@
 //! row is keyed by its SHA-256, holds the state sealed by the vault, and knows its user so that
 //! every session of a user can be ended at once (sign-out everywhere, admin revocation).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use actix_session::storage::{
@@ -13,8 +14,9 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::schema::sessions;
+use super::signed_in::{self, SignedInUser};
 use super::users::UserId;
-use super::{now, AnyConnection, Db, DbError};
+use super::{now, on_backend, AnyConnection, Db, DbError};
 use crate::secret::Cipher;
 
 /// Set (only in memory, never saved) on a session whose row could not be loaded because the
@@ -52,6 +54,22 @@ fn hash_key(key: &SessionKey) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+thread_local! {
+    /// The signed-in user the last [`DbSessionStore::load`] on this thread read beside the
+    /// session row; see [`take_prefetched`].
+    static PREFETCHED: RefCell<Option<SignedInUser>> = const { RefCell::new(None) };
+}
+
+/// The user (with their grants and last sync) that the session load which just finished on
+/// this thread read in the same database round trip as the session row, if the row names one.
+///
+/// actix-session calls its inner service synchronously once `load` has returned, so the
+/// middleware just inside it takes this before any other request can run on the thread; the
+/// next load clears it in any case, and the taker checks the user id against the session's.
+pub fn take_prefetched() -> Option<SignedInUser> {
+    PREFETCHED.with(|p| p.take())
+}
+
 fn user_of(state: &HashMap<String, String>) -> Option<i64> {
     state.get(USER_ID_KEY).and_then(|v| v.parse().ok())
 }
@@ -70,22 +88,32 @@ fn expiry(user: Option<i64>, ttl: &Duration) -> chrono::NaiveDateTime {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        PREFETCHED.with(|p| p.take());
         let id_hash = hash_key(key);
         let lookup = id_hash.clone();
-        let sealed = self
+        let row = self
             .db
             .run(move |c| {
-                sessions::table
+                // By primary key, without `LIMIT ?`: SQLite would prepare a statement with a
+                // bound LIMIT again on every execution.
+                let row = on_backend!(c, c => sessions::table
                     .find(&lookup)
                     .filter(sessions::expires_at.gt(now()))
-                    .select(sessions::state)
-                    .first::<Vec<u8>>(c)
-                    .optional()
-                    .context("loading a session")
+                    .select((sessions::state, sessions::user_id))
+                    .get_result::<(Vec<u8>, Option<i64>)>(c))
+                .optional()
+                .context("loading a session")?;
+                // The row names its user: read them too, in this same round trip. A failure
+                // here is not the session's: the extractor asks again and reports it.
+                let user = match &row {
+                    Some((_, Some(id))) => signed_in::find(c, UserId(*id)).ok().flatten(),
+                    _ => None,
+                };
+                Ok(row.map(|(sealed, user_id)| (sealed, user_id, user)))
             })
             .await;
-        let sealed = match sealed {
-            Ok(s) => s,
+        let row = match row {
+            Ok(r) => r,
             Err(DbError::Unavailable(e)) => {
                 tracing::warn!(error = %e, "the database is unavailable; answering 503");
                 return Ok(Some(HashMap::from([(
@@ -95,19 +123,26 @@ impl SessionStore for DbSessionStore {
             }
             Err(e) => return Err(LoadError::Other(e.into())),
         };
-        let Some(sealed) = sealed else {
+        let Some((sealed, user_id, user)) = row else {
             return Ok(None);
         };
-        match self.cipher.open(&sealed, &aad(&id_hash)) {
-            Ok(json) => serde_json::from_slice(&json)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(e.into())),
+        let state: HashMap<String, String> = match self.cipher.open(&sealed, &aad(&id_hash)) {
+            Ok(json) => {
+                serde_json::from_slice(&json).map_err(|e| LoadError::Deserialization(e.into()))?
+            }
             Err(e) => {
                 // A session sealed under another key is simply not a session any more.
                 tracing::warn!(error = %e, "discarding a session that does not decrypt");
-                Ok(None)
+                return Ok(None);
             }
+        };
+        // Handed over only when the sealed state names the same user as the row.
+        if let Some(user) =
+            user.filter(|u| user_id == user_of(&state) && user_id == Some(u.user.id))
+        {
+            PREFETCHED.with(|p| p.replace(Some(user)));
         }
+        Ok(Some(state))
     }
 
     async fn save(

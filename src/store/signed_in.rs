@@ -1,6 +1,7 @@
 //! What a signed-in page view reads: the user, their grants (one per OAuth client: the web
 //! client, mobile apps' server clients) and their last background sync, in one query (one
-//! database round trip per view).
+//! database round trip per view: the session store reads it together with the session row,
+//! see `sessions::take_prefetched`).
 
 use anyhow::Context;
 use diesel::prelude::*;
@@ -9,7 +10,7 @@ use super::credentials::Credential;
 use super::schema::{credentials, sync_status, users};
 use super::sync_status::SyncStatus;
 use super::users::{User, UserId};
-use super::{now, AnyConnection};
+use super::{now, on_backend, AnyConnection};
 
 /// A signed-in user with their grants and their last background sync: what a page view needs,
 /// read in one query.
@@ -21,21 +22,9 @@ pub struct SignedInUser {
 }
 
 /// Reads user `id` with their credentials and their sync status in one query (one row per
-/// credential).
-/// With `touch`, also records them as seen now (the caller does so at most every few
-/// minutes, so most page views write nothing).
-pub fn find(
-    conn: &mut AnyConnection,
-    id: UserId,
-    touch: bool,
-) -> anyhow::Result<Option<SignedInUser>> {
-    if touch {
-        diesel::update(users::table.find(id.0))
-            .set(users::last_seen_at.eq(now()))
-            .execute(conn)
-            .context("recording when a user was last seen")?;
-    }
-    let rows = users::table
+/// credential). Reads only: see [`touch`].
+pub fn find(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<Option<SignedInUser>> {
+    let rows = on_backend!(conn, c => users::table
         .find(id.0)
         .left_join(credentials::table.on(credentials::user_id.eq(users::id)))
         .left_join(sync_status::table)
@@ -44,8 +33,8 @@ pub fn find(
             Option::<Credential>::as_select(),
             Option::<SyncStatus>::as_select(),
         ))
-        .load::<(User, Option<Credential>, Option<SyncStatus>)>(conn)
-        .context("loading the signed-in user")?;
+        .load::<(User, Option<Credential>, Option<SyncStatus>)>(c))
+    .context("loading the signed-in user")?;
     let mut rows = rows.into_iter();
     let Some((user, first, last_sync)) = rows.next() else {
         return Ok(None);
@@ -59,4 +48,14 @@ pub fn find(
         credentials,
         last_sync,
     }))
+}
+
+/// Records that the user was just seen (the sliding session expiry is due, at most every ten
+/// minutes a session): the only write of a page view.
+pub fn touch(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<()> {
+    diesel::update(users::table.find(id.0))
+        .set(users::last_seen_at.eq(now()))
+        .execute(conn)
+        .context("recording when a user was last seen")?;
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! Who is asking: `MaybeUser` (anyone) and `CurrentUser` (signed in, else off to sign-in), as
 //! extractors, so a handler's signature says who may call it. The session is looked up once
-//! per request (the result is cached in the request's extensions), and the user, their grant
-//! and their last background sync come in one query.
+//! per request (the result is cached in the request's extensions), and the user, their grants
+//! and their last background sync come in one query, which the session store makes in the
+//! same database round trip as the session row's.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -91,6 +92,17 @@ impl FromRequest for AdminUser {
 #[derive(Debug, Clone)]
 pub struct MaybeUser(pub Option<CurrentUser>);
 
+/// The user the session store read with this request's session row (one round trip for both).
+struct Prefetched(signed_in::SignedInUser);
+
+/// Keeps, in the request, what the session load that just ran for it read beside the session
+/// row. Called first thing by the middleware just inside the session middleware.
+pub(super) fn keep_prefetched(req: &actix_web::dev::ServiceRequest) {
+    if let Some(user) = crate::store::sessions::take_prefetched() {
+        req.extensions_mut().insert(Prefetched(user));
+    }
+}
+
 /// The outcome of this request's lookup, kept in its extensions.
 #[derive(Clone)]
 struct Looked(Option<CurrentUser>);
@@ -137,8 +149,19 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let state = req
         .app_data::<State>()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state is missing")))?;
+    let prefetched = req
+        .extensions_mut()
+        .remove::<Prefetched>()
+        .map(|Prefetched(found)| found)
+        .filter(|found| found.user.user_id() == id);
+    let found = match prefetched {
+        Some(found) => Some(found),
+        None => state.db.run(move |c| signed_in::find(c, id)).await?,
+    };
     let touch = session::touch_due(&session);
-    let found = state.db.run(move |c| signed_in::find(c, id, touch)).await?;
+    if touch && found.as_ref().is_some_and(|f| f.user.disabled_at.is_none()) {
+        state.db.run(move |c| signed_in::touch(c, id)).await?;
+    }
     match found {
         Some(found) if found.user.disabled_at.is_none() => {
             super::telemetry::record_user(found.user.id);

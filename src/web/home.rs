@@ -41,7 +41,18 @@ impl From<DriveFile> for FileRow {
                 .modified_time
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .map(|t| {
+                    // "%Y-%m-%d %H:%M", without parsing a format string for every row.
+                    use chrono::{Datelike, Timelike};
+                    format!(
+                        "{:04}-{:02}-{:02} {:02}:{:02}",
+                        t.year(),
+                        t.month(),
+                        t.day(),
+                        t.hour(),
+                        t.minute()
+                    )
+                })
                 .unwrap_or_default(),
             name: f.name,
         }

@@ -37,6 +37,7 @@ where
     S::Future: 'static,
     B: 'static,
 {
+    super::extract::keep_prefetched(&req);
     if req.get_session().contains_key(DB_UNAVAILABLE_KEY) {
         // Mobile apps are answered in their JSON, everyone else with the page.
         let answer = if req.path() == authcode::PATH {

@@ -116,6 +116,23 @@ on_both_backends! {
         assert_eq!(app.snapshot(), before, "the views changed no row and no file");
     }
 
+    async fn a_signed_in_page_view_is_one_database_round_trip(app) {
+        app.sign_in(ALICE).await;
+        page(&app, "/").await;
+        let before = app.db.round_trips();
+        let first = page(&app, "/").await;
+        page(&app, &link(&first, "next-page").unwrap()).await;
+        page(&app, "/account").await;
+        // The session row and the user with their grants are read together.
+        assert_eq!(app.db.round_trips() - before, 3, "three views, three round trips");
+        // Signed out, the landing page reads nothing.
+        let anonymous = reqwest::Client::new();
+        let before = app.db.round_trips();
+        let landing = anonymous.get(format!("{}/", app.addr)).send().await.unwrap();
+        assert_eq!(landing.status(), StatusCode::OK);
+        assert_eq!(app.db.round_trips(), before);
+    }
+
     async fn the_session_slides_at_most_every_few_minutes(app) {
         app.sign_in(ALICE).await;
         page(&app, "/").await;

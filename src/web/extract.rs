@@ -158,14 +158,11 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         Some(found) => Some(found),
         None => state.db.run(move |c| signed_in::find(c, id)).await?,
     };
-    let touch = session::touch_due(&session);
-    if touch && found.as_ref().is_some_and(|f| f.user.disabled_at.is_none()) {
-        state.db.run(move |c| signed_in::touch(c, id)).await?;
-    }
     match found {
         Some(found) if found.user.disabled_at.is_none() => {
             super::telemetry::record_user(found.user.id);
-            if touch {
+            if session::touch_due(&session) {
+                state.db.run(move |c| signed_in::touch(c, id)).await?;
                 session::mark_seen(&session).map_err(|e| {
                     AppError::Unexpected(anyhow::anyhow!("extending the session: {e}"))
                 })?;

@@ -627,7 +627,8 @@ def section_admin(s):
         results.append((what, path, median_of(runs)))
     print(f"### `/admin/users` at {total:,} users ({s.backend})\n")
     print(f"{seeded['seeded']:,} users seeded in the database in one transaction "
-          f"({seeded['secs']:.1f} s) as the tests' `seed_users` makes them; the admin signed in; "
+          f"({seeded['secs']:.1f} s) as the tests' `seed_users` makes them (then, on PostgreSQL, "
+          "`VACUUM ANALYZE`, as autovacuum would after such a load); the admin signed in; "
           "`wrk` at c=1 with the admin's cookie. Floor: the app's `/healthz` (a database ping), "
           "the cheapest request that reaches the database.\n")
     table(

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::credentials;
 use super::users::UserId;
-use super::{now, AnyConnection};
+use super::{now, on_backend, AnyConnection};
 
 /// Where a credential stands, as stored in `credentials.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,8 @@ pub fn save_grant(
     client_id: &str,
     grant: SealedGrant,
 ) -> anyhow::Result<()> {
-    super::upsert(conn, |conn| {
+    // On the backend's own connection: every sign-in runs it (see `on_backend!`).
+    on_backend!(conn, conn => super::upsert(conn, |conn| {
         let t = now();
         let target = credentials::table
             .filter(credentials::user_id.eq(user.0))
@@ -144,7 +145,7 @@ pub fn save_grant(
                 .execute(conn)?;
         }
         Ok::<_, diesel::result::Error>(())
-    })
+    }))
     .context("saving a credential")
 }
 

@@ -319,14 +319,45 @@ fn create_private_file(path: &str) -> anyhow::Result<()> {
 /// Runs an update-then-insert `f` in a transaction. When a concurrent writer (another request or
 /// instance) inserted the same key first, the insert hits the unique constraint; `f` then runs
 /// once more, in a new transaction, and updates the row that now exists.
-pub fn upsert<T>(
-    conn: &mut AnyConnection,
-    f: impl Fn(&mut AnyConnection) -> diesel::QueryResult<T>,
+pub fn upsert<C: WriteTransaction, T>(
+    conn: &mut C,
+    f: impl Fn(&mut C) -> diesel::QueryResult<T>,
 ) -> diesel::QueryResult<T> {
     use diesel::result::{DatabaseErrorKind, Error};
-    match conn.transaction(&f) {
-        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => conn.transaction(&f),
+    match conn.write_transaction(&f) {
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            conn.write_transaction(&f)
+        }
         other => other,
+    }
+}
+
+/// A transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken (within
+/// busy_timeout) before anything is read. A deferred transaction that has read — as the
+/// search index's triggers on `users` do before the row is written — and then finds another
+/// writer committed since gets "database is locked" at once, with no wait.
+pub trait WriteTransaction: diesel::Connection {
+    fn write_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T>;
+}
+
+impl WriteTransaction for SqliteConnection {
+    fn write_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T> {
+        self.immediate_transaction(f)
+    }
+}
+
+impl WriteTransaction for PgConnection {
+    fn write_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T> {
+        self.transaction(f)
     }
 }
 

@@ -21,7 +21,7 @@ pub struct SyncStatus {
 }
 
 pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
-    super::upsert(conn, |conn| {
+    super::on_backend!(conn, conn => super::upsert(conn, |conn| {
         let values = (
             sync_status::synced_at.eq(s.synced_at),
             sync_status::drive_files.eq(s.drive_files),
@@ -38,7 +38,7 @@ pub fn save(conn: &mut AnyConnection, s: &SyncStatus) -> anyhow::Result<()> {
                 .execute(conn)?;
         }
         Ok::<_, diesel::result::Error>(())
-    })
+    }))
     .context("saving the sync status")
 }
 

@@ -4,7 +4,7 @@ use anyhow::Context;
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{now, AnyConnection};
+use super::{now, on_backend, AnyConnection};
 
 /// A user's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -61,7 +61,8 @@ pub struct Profile {
 /// Creates the user for (`profile.issuer`, `profile.sub`) or refreshes their profile (and last
 /// seen). A row from before issuers were kept (issuer '') is adopted by its first sign-in.
 pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<User> {
-    super::upsert(conn, |conn| {
+    // On the backend's own connection: every sign-in runs it (see `on_backend!`).
+    on_backend!(conn, conn => super::upsert(conn, |conn| {
         let t = now();
         let this_user = users::google_sub
             .eq(&profile.sub)
@@ -95,7 +96,7 @@ pub fn upsert(conn: &mut AnyConnection, profile: &Profile) -> anyhow::Result<Use
             .filter(users::issuer.eq(&profile.issuer))
             .select(User::as_select())
             .first(conn)
-    })
+    }))
     .context("saving the user")
 }
 

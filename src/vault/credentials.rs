@@ -11,7 +11,7 @@ use crate::google::oauth::{Grant, OAuth};
 use crate::google::GoogleError;
 use crate::secret::{Cipher, SealError, Token};
 use crate::store::credentials::{self, Credential, SealedGrant, Status, StoredRefresh};
-use crate::store::users::UserId;
+use crate::store::users::{self, User, UserId};
 use crate::store::{Db, DbError};
 
 mod refresh;
@@ -48,6 +48,15 @@ pub enum TokenError {
     /// between instances or runs). Nothing is deleted.
     #[error("stored tokens were sealed under another SECRET_KEY")]
     WrongKey,
+}
+
+/// What [`Vault::sign_in`] stored.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The user, and whether their credential now holds a refresh token.
+    Stored { user: User, offline: bool },
+    /// An admin has blocked the account: the user row is up to date, no grant was stored.
+    Blocked(User),
 }
 
 /// One refresh in flight per credential: a user's grant to one OAuth client.
@@ -93,30 +102,34 @@ impl Vault {
         }
     }
 
-    /// Stores the tokens of a code exchange made with `client_id`; a response without a
-    /// refresh token keeps the stored one. Returns whether the credential now holds a refresh
-    /// token.
-    pub async fn store_grant(
-        &self,
-        user: UserId,
-        client_id: &str,
-        grant: &Grant,
-    ) -> Result<bool, DbError> {
-        let sealed = SealedGrant {
-            refresh_token: grant
-                .refresh_token
-                .as_ref()
-                .map(|t| self.stored_refresh(user, t)),
-            access_token: self.seal(user, "access_token", &grant.access_token),
-            access_expires_at: grant.expires_at,
-            scopes: grant.scopes.clone(),
-        };
+    /// A sign-in's writes in one database round trip: the user upserted from the grant's
+    /// verified profile and, unless an admin has blocked them, the tokens of the code exchange
+    /// made with `client_id` sealed for them and stored (a response without a refresh token
+    /// keeps the stored one). A blocked user's grant is dropped.
+    pub async fn sign_in(&self, client_id: &str, grant: &Grant) -> Result<SignIn, DbError> {
+        let vault = self.clone();
         let client_id = client_id.to_string();
+        let profile = grant.profile.clone();
+        let (access_token, refresh_token) =
+            (grant.access_token.clone(), grant.refresh_token.clone());
+        let (access_expires_at, scopes) = (grant.expires_at, grant.scopes.clone());
         self.db
             .run(move |c| {
-                credentials::save_grant(c, user, &client_id, sealed)?;
-                Ok(credentials::find(c, user, &client_id)?
-                    .is_some_and(|cred| cred.refresh_token.is_some()))
+                let user = users::upsert(c, &profile)?;
+                if user.disabled_at.is_some() {
+                    return Ok(SignIn::Blocked(user));
+                }
+                let id = user.user_id();
+                let sealed = SealedGrant {
+                    refresh_token: refresh_token.as_ref().map(|t| vault.stored_refresh(id, t)),
+                    access_token: vault.seal(id, "access_token", &access_token),
+                    access_expires_at,
+                    scopes,
+                };
+                credentials::save_grant(c, id, &client_id, sealed)?;
+                let offline = credentials::find(c, id, &client_id)?
+                    .is_some_and(|cred| cred.refresh_token.is_some());
+                Ok(SignIn::Stored { user, offline })
             })
             .await
     }

@@ -3,7 +3,7 @@
 
 mod credentials;
 
-pub use credentials::{Access, CallError, Revocation, TokenError, Vault};
+pub use credentials::{Access, CallError, Revocation, SignIn, TokenError, Vault};
 
 /// Associated data binding a sealed value to its user and column.
 pub fn aad(user: crate::store::users::UserId, field: &str) -> String {

@@ -13,7 +13,7 @@ use super::ratelimit::client_address;
 use super::State;
 use crate::google::oauth::{self, OAuth};
 use crate::google::GoogleError;
-use crate::store::users;
+use crate::vault::SignIn;
 
 /// Where mobile apps send their codes.
 pub const PATH: &str = "/authcode";
@@ -254,26 +254,23 @@ async fn handle(
             "The ID token and the code belong to different users.",
         ));
     }
-    let profile = grant.profile.clone();
-    let user = state
-        .db
-        .run(move |c| users::upsert(c, &profile))
-        .await
-        .map_err(|e| database_refusal(&e))?;
-    if user.disabled_at.is_some() {
-        tracing::warn!(user_id = %user.user_id(), "POST /authcode: a blocked user");
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "account_blocked",
-            "This account is blocked from signing in.",
-        ));
-    }
     let client_id = client.config().client_id.clone();
-    let offline = state
+    let (user, offline) = match state
         .vault
-        .store_grant(user.user_id(), &client_id, &grant)
+        .sign_in(&client_id, &grant)
         .await
-        .map_err(|e| database_refusal(&e))?;
+        .map_err(|e| database_refusal(&e))?
+    {
+        SignIn::Stored { user, offline } => (user, offline),
+        SignIn::Blocked(user) => {
+            tracing::warn!(user_id = %user.user_id(), "POST /authcode: a blocked user");
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "account_blocked",
+                "This account is blocked from signing in.",
+            ));
+        }
+    };
     tracing::info!(user_id = %user.user_id(), client_id = %client_id, offline, "mobile sign-in");
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

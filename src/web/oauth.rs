@@ -17,10 +17,10 @@ use super::pending::PendingSignIn;
 use super::ratelimit::{Allowance, SignIn};
 use super::session::{self, USER_ID_KEY};
 use super::{csrf, State};
-use crate::google::oauth::{AuthRequest, Grant};
+use crate::google::oauth::AuthRequest;
 use crate::google::GoogleError;
 use crate::store::claims;
-use crate::store::users::{self, UserId};
+use crate::vault;
 
 #[derive(serde::Deserialize)]
 pub struct CallbackQuery {
@@ -149,18 +149,17 @@ async fn complete(
         Err(e) => return Err(e.into()),
     };
 
-    let Some(user_id) = store_user(state, &grant).await? else {
-        tracing::warn!("a disabled user tried to sign in; nothing stored");
-        return Ok(error_page(
-            StatusCode::FORBIDDEN,
-            "This account is blocked",
-            "An administrator has blocked this account here. Nothing was stored.",
-        ));
+    let (user_id, offline) = match state.vault.sign_in(state.vault.client_id(), &grant).await? {
+        vault::SignIn::Stored { user, offline } => (user.user_id(), offline),
+        vault::SignIn::Blocked(_) => {
+            tracing::warn!("a disabled user tried to sign in; nothing stored");
+            return Ok(error_page(
+                StatusCode::FORBIDDEN,
+                "This account is blocked",
+                "An administrator has blocked this account here. Nothing was stored.",
+            ));
+        }
     };
-    let offline = state
-        .vault
-        .store_grant(user_id, state.vault.client_id(), &grant)
-        .await?;
     super::telemetry::record_user(user_id.0);
     tracing::info!(user_id = %user_id, offline, "signed in");
 
@@ -268,13 +267,6 @@ async fn start(
         .insert_header(("Location", url.as_str()))
         .cookie(cookie)
         .finish())
-}
-
-/// Upserts the user; `None` when an admin has blocked the account.
-async fn store_user(state: &State, grant: &Grant) -> Result<Option<UserId>, AppError> {
-    let profile = grant.profile.clone();
-    let user = state.db.run(move |c| users::upsert(c, &profile)).await?;
-    Ok(user.disabled_at.is_none().then(|| user.user_id()))
 }
 
 #[derive(Template)]

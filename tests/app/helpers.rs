@@ -694,6 +694,13 @@ impl TestApp {
 
     /// The plan the database chooses for `explain` (an `EXPLAIN …` statement), as text.
     pub fn explain(&self, explain: &str) -> String {
+        self.explain_with("", explain)
+    }
+
+    /// The same, after `setup` (PostgreSQL settings such as `SET enable_seqscan = off`, undone
+    /// after) on the same connection.
+    pub fn explain_with(&self, setup: &str, explain: &str) -> String {
+        use diesel::connection::SimpleConnection;
         use diesel::prelude::*;
         #[derive(diesel::QueryableByName)]
         struct SqlitePlan {
@@ -706,10 +713,13 @@ impl TestApp {
             #[diesel(column_name = "QUERY PLAN")]
             line: String,
         }
-        let (explain, backend) = (explain.to_string(), self.backend);
+        let (setup, explain, backend) = (setup.to_string(), explain.to_string(), self.backend);
         self.db
             .run_blocking(move |c| {
-                Ok(match backend {
+                if !setup.is_empty() {
+                    c.batch_execute(&setup)?;
+                }
+                let plan = match backend {
                     Backend::Sqlite => diesel::sql_query(explain)
                         .load::<SqlitePlan>(c)?
                         .into_iter()
@@ -721,7 +731,11 @@ impl TestApp {
                         .map(|r| r.line)
                         .collect(),
                 }
-                .join("\n"))
+                .join("\n");
+                if !setup.is_empty() && backend == Backend::Postgres {
+                    c.batch_execute("RESET ALL")?;
+                }
+                Ok(plan)
             })
             .unwrap()
     }

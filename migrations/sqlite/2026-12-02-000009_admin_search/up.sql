@@ -22,3 +22,7 @@ END;
 -- The "refresh failing" filter and count read (status, user) among the few failing credentials.
 DROP INDEX credentials_failing;
 CREATE INDEX credentials_failing ON credentials (status, user_id) WHERE last_error_at IS NOT NULL;
+-- A user's live sessions (the list's column, a user's detail) counted from the index alone: a
+-- user signed in from many devices no longer costs a table read per session.
+DROP INDEX sessions_user_id;
+CREATE INDEX sessions_user_expires ON sessions (user_id, expires_at);

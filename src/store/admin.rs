@@ -112,7 +112,13 @@ pub fn list(
         } else {
             // PostgreSQL's trigram indexes serve this as written; SQLite reads the users in
             // list order until a page is full (a part shorter than a trigram).
-            let pattern = format!("%{}%", escape_like(&s.to_lowercase()));
+            // Folded as the database's lower() folds: SQLite's only ASCII.
+            let folded = if sqlite {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_lowercase()
+            };
+            let pattern = format!("%{}%", escape_like(&folded));
             query.filter(
                 lower(users::email)
                     .like(pattern.clone())

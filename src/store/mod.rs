@@ -348,6 +348,13 @@ impl WriteTransaction for SqliteConnection {
         &mut self,
         f: impl FnOnce(&mut Self) -> diesel::QueryResult<T>,
     ) -> diesel::QueryResult<T> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        // Inside a transaction already (which holds or will take the lock itself): a savepoint.
+        let depth =
+            AnsiTransactionManager::transaction_manager_status_mut(self).transaction_depth()?;
+        if depth.is_some() {
+            return self.transaction(f);
+        }
         self.immediate_transaction(f)
     }
 }

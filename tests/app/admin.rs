@@ -346,6 +346,15 @@ on_both_backends! {
         app.sql("DELETE FROM users WHERE email = 'user00501@load.test'");
         assert_eq!(rows(&search(&app, "user00501").await), 0);
         assert_eq!(rows(&search(&app, "user0050").await), 8, "00502..00509");
+        // Control characters are dropped (a NUL would end an FTS5 phrase); case folds as the
+        // database folds, whatever the length of the text.
+        let nul = app.get("/admin/users?q=user%0000777").await;
+        assert_eq!(nul.status(), StatusCode::OK);
+        assert_eq!(rows(&nul.text().await.unwrap()), 1);
+        app.sql("UPDATE users SET name = 'Zoë Example' WHERE email = 'user00600@load.test'");
+        assert_eq!(rows(&search(&app, "ZOË EX").await), 1);
+        assert_eq!(rows(&search(&app, "Zoë").await), 1);
+        assert_eq!(rows(&search(&app, "oë").await), 1, "two characters, as stored");
         // Search syntax is taken as text.
         for q in ["\"", "user\" OR \"x", "NEAR(a b)", "*", "a:b", "^user", "%", "_"] {
             let body = search(&app, q).await;
@@ -404,6 +413,25 @@ async fn the_user_search_reads_its_trigram_index_on_sqlite() {
          ORDER BY users.last_seen_at DESC, users.id DESC LIMIT 51",
     );
     assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
+    // The triggers that keep the index in step with users are in place after every migration.
+    use diesel::prelude::*;
+    let triggers: i64 = app
+        .db
+        .run_blocking(|c| {
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            Ok(diesel::sql_query(
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' \
+                 AND tbl_name = 'users' AND name LIKE 'users_search_%'",
+            )
+            .get_result::<N>(c)?
+            .n)
+        })
+        .unwrap();
+    assert_eq!(triggers, 3, "insert, update and delete triggers on users");
     assert!(
         plan.contains("SEARCH users USING INTEGER PRIMARY KEY"),
         "only the matching users read: {plan}"

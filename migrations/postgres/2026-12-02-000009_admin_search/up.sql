@@ -1,19 +1,27 @@
 -- The admin list's search at 100k users: trigram indexes (pg_trgm, a trusted extension shipped
 -- with PostgreSQL) on the lowercased email and name, which the list's
--- `lower(email) LIKE '%part%'` uses as it is. Where the extension cannot be installed, the
--- migration still applies and the search reads every user, as before.
+-- `lower(email) LIKE '%part%'` uses as it is. Where the extension cannot be installed or the
+-- indexes cannot be built, the migration still applies and the search reads every user.
 DO $$
+DECLARE
+    trgm_schema name;
 BEGIN
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
-EXCEPTION WHEN OTHERS THEN
-    RAISE NOTICE 'pg_trgm is not available (%): the admin search will read every user', SQLERRM;
-END
-$$;
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        CREATE INDEX users_email_trgm ON users USING gin (lower(email) gin_trgm_ops);
-        CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops);
+    BEGIN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'pg_trgm is not available (%): the admin search will read every user', SQLERRM;
+    END;
+    -- The operator class lives in the extension's schema, on the search path or not.
+    SELECT n.nspname INTO trgm_schema
+        FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_trgm';
+    IF trgm_schema IS NOT NULL THEN
+        BEGIN
+            EXECUTE format('CREATE INDEX users_email_trgm ON users USING gin (lower(email) %I.gin_trgm_ops)', trgm_schema);
+            EXECUTE format('CREATE INDEX users_name_trgm ON users USING gin (lower(name) %I.gin_trgm_ops)', trgm_schema);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'trigram indexes not built (%): the admin search will read every user', SQLERRM;
+        END;
     END IF;
 END
 $$;

@@ -1,7 +1,9 @@
 -- The admin list's search at 100k users: a trigram index over email and name (FTS5, external
 -- content: it stores only the index and reads the text from users), so a search for a part of
 -- an address reads the matching rows instead of every user. Triggers keep it in step with
--- users; a sign-in that leaves the email and name as they were does not touch it.
+-- users; a sign-in that leaves the email and name as they were does not touch it. A later
+-- migration that rebuilds users (as 000007 did) drops these triggers with the old table: it
+-- must create them again and run the 'rebuild' below.
 CREATE VIRTUAL TABLE users_search USING fts5(
     email, name, content = 'users', content_rowid = 'id', tokenize = 'trigram'
 );

@@ -70,7 +70,16 @@ pub async fn list(
         .as_deref()
         .map(|a| parse_cursor(a).ok_or(AppError::BadRequest(BAD_LINK)))
         .transpose()?;
-    let q: String = query.q.trim().chars().take(100).collect();
+    // Control characters (a NUL ends an FTS5 phrase early) are nobody's email or name.
+    let q: String = query
+        .q
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(100)
+        .collect();
     let search = q.clone();
     let (rows, counts) = state
         .db

@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod google;
+pub mod logging;
 pub mod meters;
 pub mod rekey;
 pub mod secret;

@@ -3,29 +3,25 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_session::config::PersistentSession;
-use actix_session::SessionMiddleware;
-use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
 
 use crate::config::{ClientSecret, GoogleSource, Settings};
 use crate::google::drive::Drive;
 use crate::google::gmail::Gmail;
+use crate::google::mobile::MobileClients;
 use crate::google::oauth::OAuth;
 use crate::google::{http_client, GoogleConfig};
 use crate::secret::Keys;
-use crate::store::sessions::DbSessionStore;
 use crate::store::{DatabaseSettings, Db};
 use crate::sync::{Syncer, Target};
 use crate::vault::Vault;
-use crate::web::authcode::MobileClients;
-use crate::web::errors::{bad_input, bad_path};
-use crate::web::ratelimit::{Limits, RateLimiter};
-use crate::web::{self as routes, AppState};
+use crate::web::limits::{Limits, RateLimiter};
+use crate::web::pending::PendingCookies;
+use crate::web::routes::RISC;
+use crate::web::server::{serve, serve_metrics};
+use crate::web::AppState;
 use google_emulator::{self as emulator, ClientKind, ClientRegistration};
 
 /// Client id the in-process emulator registers for the app.
@@ -225,7 +221,7 @@ pub async fn start_on(
     let (oauth, mobile) = oauth_clients(&settings, google, http.clone());
     if let Some(emu) = &emulator {
         // As its web client is registered, so is its receiver: events flow with no set-up.
-        let receiver = format!("{}{}", settings.origin(), crate::web::risc::PATH);
+        let receiver = format!("{}{}", settings.origin(), RISC);
         if let Err(e) =
             register_risc_stream(&http, &emu.url, &receiver, &oauth.config().client_id).await
         {
@@ -252,13 +248,13 @@ pub async fn start_on(
         admin: RateLimiter::new(settings.rate_limits.admin),
         risc: RateLimiter::new(settings.rate_limits.risc),
     };
-    let risc = Arc::new(crate::google::risc::Receiver::new(
+    let risc = crate::google::risc::Receiver::new(
         http.clone(),
         oauth.config().issuer.clone(),
         risc_audiences(&oauth, &mobile),
-    ));
+    );
     let state = AppState {
-        pending: crate::web::pending::PendingCookies::new(keys.sessions.clone(), settings.https()),
+        pending: PendingCookies::new(keys.sessions.clone(), settings.https()),
         vault,
         oauth,
         gmail,
@@ -279,35 +275,6 @@ pub async fn start_on(
     })
 }
 
-/// Serves `GET /metrics` on `bind`, a server of its own (one worker) beside the app's, and
-/// installs the recorder it renders. Returns the port.
-fn serve_metrics(bind: &str, db: Db) -> anyhow::Result<u16> {
-    let listener =
-        TcpListener::bind(bind).with_context(|| format!("cannot listen on METRICS_BIND={bind}"))?;
-    let local = listener.local_addr()?;
-    let port = local.port();
-    if !local.ip().is_loopback() {
-        tracing::warn!(
-            %local,
-            "METRICS_BIND is not a loopback address: /metrics has no authentication, so only the monitoring network may reach it"
-        );
-    }
-    let scrape = web::Data::new(crate::web::scrape::Scrape {
-        db,
-        handle: crate::meters::install(),
-    });
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(scrape.clone())
-            .route("/metrics", web::get().to(crate::web::scrape::metrics))
-    })
-    .workers(1)
-    .listen(listener)?
-    .run();
-    tokio::spawn(server);
-    Ok(port)
-}
-
 /// The security event types the receiver acts on (Cross-Account Protection).
 pub const RISC_EVENT_TYPES: &[&str] = &[
     "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked",
@@ -322,7 +289,7 @@ pub const RISC_EVENT_TYPES: &[&str] = &[
 /// What Cross-Account Protection is registered with: the receiver URL and the client ids
 /// (the web client first, then the mobile server clients).
 pub fn risc_registration(settings: &Settings) -> (String, Vec<String>) {
-    let receiver = format!("{}{}", settings.origin(), crate::web::risc::PATH);
+    let receiver = format!("{}{}", settings.origin(), RISC);
     let web = match &settings.google {
         GoogleSource::Provider { client, .. } => client.client_id.clone(),
         GoogleSource::Emulator { .. } => EMULATOR_CLIENT_ID.to_string(),
@@ -385,101 +352,4 @@ pub async fn connect_db(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     tokio::task::spawn_blocking(move || Db::connect(&settings))
         .await
         .context("database start-up task")?
-}
-
-/// The HTTP server. The session keys are used here; none reaches handler state.
-fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Result<Server> {
-    let settings = &state.settings;
-    let db = state.db.clone();
-    let https = settings.https();
-    let cookie_name = if https {
-        "__Host-oa_session"
-    } else {
-        "oa_session"
-    };
-    let ttl = settings.session_ttl.num_seconds();
-    let store = DbSessionStore::new(db.clone(), keys.sessions);
-    let cookie_key = Key::from(&keys.cookie);
-    let cookie_keys = crate::web::cookie_keys::SessionCookieKeys::new(
-        cookie_name,
-        &keys.cookie,
-        &keys.cookie_previous,
-        https,
-        actix_web::cookie::time::Duration::seconds(ttl),
-    );
-
-    spawn_session_sweeper(db);
-    let provider_name = settings.provider_name.clone();
-    let state = web::Data::new(Arc::new(state));
-    let server = HttpServer::new(move || {
-        // Runs on each worker thread, which then serves only this app.
-        crate::web::page::set_provider_name(&provider_name);
-        let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
-            .cookie_name(cookie_name.to_string())
-            .cookie_secure(https)
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Lax)
-            .cookie_path("/".into())
-            .session_lifecycle(
-                PersistentSession::default()
-                    .session_ttl(actix_web::cookie::time::Duration::seconds(ttl)),
-            )
-            .build();
-        App::new()
-            .wrap_fn(crate::web::outage::on_load)
-            .wrap(sessions)
-            .wrap_fn(crate::web::outage::on_save)
-            .wrap_fn({
-                let keys = cookie_keys.clone();
-                move |req, srv| crate::web::cookie_keys::upgrade(&keys, req, srv)
-            })
-            .wrap_fn(crate::web::admission::check)
-            .wrap(crate::web::headers::security_headers(https))
-            .wrap(TracingLogger::<crate::web::telemetry::SafeRootSpan>::new())
-            .app_data(state.clone())
-            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
-            .app_data(web::FormConfig::default().error_handler(|e, _| bad_input(e)))
-            .app_data(web::PathConfig::default().error_handler(|e, _| bad_path(e)))
-            .service(routes::at("/static/app.css", routes::GET).route(routes::get().to(stylesheet)))
-            .configure(routes::routes)
-            .default_service(web::to(not_found))
-    })
-    .listen(listener)?
-    .run();
-    Ok(server)
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../static/app.css"))
-}
-
-async fn not_found() -> HttpResponse {
-    crate::web::errors::error_page(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is nothing at this address.",
-        false,
-    )
-}
-
-/// Deletes expired sessions every few minutes.
-fn spawn_session_sweeper(db: Db) {
-    use crate::store::{claims, sessions};
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            let swept = db
-                .run(|c| Ok(sessions::delete_expired(c)? + claims::delete_expired(c)?))
-                .await;
-            match swept {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired sessions and sign-in claims removed"),
-                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
-            }
-        }
-    });
 }

@@ -6,6 +6,7 @@
 
 pub mod drive;
 pub mod gmail;
+pub mod mobile;
 pub mod oauth;
 pub mod risc;
 

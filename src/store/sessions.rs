@@ -2,8 +2,8 @@
 //! row is keyed by its SHA-256, holds the state sealed by the vault, and knows its user so that
 //! every session of a user can be ended at once (sign-out everywhere, admin revocation).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actix_session::storage::{
     generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError,
@@ -19,29 +19,125 @@ use super::users::UserId;
 use super::{now, on_backend, AnyConnection, Db, DbError};
 use crate::secret::Cipher;
 
-/// Set (only in memory, never saved) on a session whose row could not be loaded because the
-/// database is unavailable; a middleware answers such requests with the 503 page. actix-session
-/// would otherwise fail the request with a bare 500 outside every other middleware.
-pub const DB_UNAVAILABLE_KEY: &str = "__db_unavailable";
-
 /// Session key under which the signed-in user's id is kept.
 pub const USER_ID_KEY: &str = "user_id";
+
+/// A session's state as the store keeps it.
+pub type State = HashMap<String, String>;
 
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
     cipher: Cipher,
+    /// States read by [`DbSessionStore::preload`] for the request in flight, by session row,
+    /// until actix-session asks [`SessionStore::load`] for them (moments later, in the same
+    /// request); `None`: the request's cookie names no live session.
+    preloaded: Arc<Mutex<HashMap<String, Option<State>>>>,
+}
+
+/// What [`DbSessionStore::preload`] read for a request: the session row's key, and the user it
+/// names (with their grants and last sync) when its state names the same user.
+pub struct Preloaded {
+    id_hash: String,
+    pub user: Option<SignedInUser>,
 }
 
 impl DbSessionStore {
     pub fn new(db: Db, cipher: Cipher) -> Self {
-        Self { db, cipher }
+        Self {
+            db,
+            cipher,
+            preloaded: Arc::default(),
+        }
     }
 
-    fn seal(&self, id_hash: &str, state: &HashMap<String, String>) -> anyhow::Result<Vec<u8>> {
+    fn seal(&self, id_hash: &str, state: &State) -> anyhow::Result<Vec<u8>> {
         let json = serde_json::to_vec(state).context("serializing session state")?;
         Ok(self.cipher.seal(&json, &aad(id_hash)))
     }
+
+    /// Reads the session row of `session_key` (the cookie's value, opened) and the user it
+    /// names in one database round trip, before actix-session asks for the state: the state
+    /// waits here for [`SessionStore::load`], the user goes back to the caller (a middleware,
+    /// which hands it to the extractor through the request). An outage is the caller's to
+    /// answer: nothing is waiting then.
+    pub async fn preload(&self, session_key: &str) -> Result<Preloaded, DbError> {
+        let id_hash = hash(session_key);
+        let lookup = id_hash.clone();
+        let row = self
+            .db
+            .run(move |c| {
+                let row = find_row(c, &lookup)?;
+                // The row names its user: read them too, in this same round trip. A failure
+                // here is not the session's: the extractor asks again and reports it.
+                let user = match &row {
+                    Some((_, Some(id))) => signed_in::find(c, UserId(*id)).ok().flatten(),
+                    _ => None,
+                };
+                Ok(row.map(|(sealed, user_id)| (sealed, user_id, user)))
+            })
+            .await?;
+        let (state, user) = match row {
+            Some((sealed, user_id, user)) => match self.open(&id_hash, &sealed) {
+                Some(state) => {
+                    // Handed over only when the sealed state names the same user as the row.
+                    let user =
+                        user.filter(|u| user_id == user_of(&state) && user_id == Some(u.user.id));
+                    (Some(state), user)
+                }
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        self.waiting().insert(id_hash.clone(), state);
+        Ok(Preloaded { id_hash, user })
+    }
+
+    /// Drops what [`Self::preload`] left for a request whose session was never loaded.
+    pub fn forget(&self, preloaded: &Preloaded) {
+        self.waiting().remove(&preloaded.id_hash);
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<State>>> {
+        // The map holds no invariant a panic elsewhere could break.
+        self.preloaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The state sealed in a row; `None` for one that does not open (or parse).
+    fn open(&self, id_hash: &str, sealed: &[u8]) -> Option<State> {
+        match self.cipher.open(sealed, &aad(id_hash)) {
+            Ok(json) => match serde_json::from_slice(&json) {
+                Ok(state) => Some(state),
+                Err(e) => {
+                    tracing::warn!(error = %e, "discarding a session whose state does not parse");
+                    None
+                }
+            },
+            Err(e) => {
+                // A session sealed under another key is simply not a session any more.
+                tracing::warn!(error = %e, "discarding a session that does not decrypt");
+                None
+            }
+        }
+    }
+}
+
+/// A live session row by its key's hash: the sealed state and the user it names.
+fn find_row(
+    c: &mut AnyConnection,
+    id_hash: &str,
+) -> anyhow::Result<Option<(Vec<u8>, Option<i64>)>> {
+    // By primary key, without `LIMIT ?`: SQLite would prepare a statement with a bound LIMIT
+    // again on every execution.
+    on_backend!(c, c => sessions::table
+        .find(id_hash)
+        .filter(sessions::expires_at.gt(now()))
+        .select((sessions::state, sessions::user_id))
+        .get_result::<(Vec<u8>, Option<i64>)>(c))
+    .optional()
+    .context("loading a session")
 }
 
 /// Associated data binding sealed session state to its row.
@@ -49,28 +145,16 @@ pub fn aad(id_hash: &str) -> String {
     format!("session:{id_hash}")
 }
 
-fn hash_key(key: &SessionKey) -> String {
-    let digest = Sha256::digest(key.as_ref().as_bytes());
+fn hash(session_key: &str) -> String {
+    let digest = Sha256::digest(session_key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-thread_local! {
-    /// The signed-in user the last [`DbSessionStore::load`] on this thread read beside the
-    /// session row; see [`take_prefetched`].
-    static PREFETCHED: RefCell<Option<SignedInUser>> = const { RefCell::new(None) };
+fn hash_key(key: &SessionKey) -> String {
+    hash(key.as_ref())
 }
 
-/// The user (with their grants and last sync) that the session load which just finished on
-/// this thread read in the same database round trip as the session row, if the row names one.
-///
-/// actix-session calls its inner service synchronously once `load` has returned, so the
-/// middleware just inside it takes this before any other request can run on the thread; the
-/// next load clears it in any case, and the taker checks the user id against the session's.
-pub fn take_prefetched() -> Option<SignedInUser> {
-    PREFETCHED.with(|p| p.take())
-}
-
-fn user_of(state: &HashMap<String, String>) -> Option<i64> {
+fn user_of(state: &State) -> Option<i64> {
     state.get(USER_ID_KEY).and_then(|v| v.parse().ok())
 }
 
@@ -87,69 +171,22 @@ fn expiry(user: Option<i64>, ttl: &Duration) -> chrono::NaiveDateTime {
 }
 
 impl SessionStore for DbSessionStore {
-    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
-        PREFETCHED.with(|p| p.take());
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
         let id_hash = hash_key(key);
+        if let Some(preloaded) = self.waiting().remove(&id_hash) {
+            return Ok(preloaded);
+        }
+        // Not preloaded (a concurrent request with the same cookie took it): the row alone.
         let lookup = id_hash.clone();
         let row = self
             .db
-            .run(move |c| {
-                // By primary key, without `LIMIT ?`: SQLite would prepare a statement with a
-                // bound LIMIT again on every execution.
-                let row = on_backend!(c, c => sessions::table
-                    .find(&lookup)
-                    .filter(sessions::expires_at.gt(now()))
-                    .select((sessions::state, sessions::user_id))
-                    .get_result::<(Vec<u8>, Option<i64>)>(c))
-                .optional()
-                .context("loading a session")?;
-                // The row names its user: read them too, in this same round trip. A failure
-                // here is not the session's: the extractor asks again and reports it.
-                let user = match &row {
-                    Some((_, Some(id))) => signed_in::find(c, UserId(*id)).ok().flatten(),
-                    _ => None,
-                };
-                Ok(row.map(|(sealed, user_id)| (sealed, user_id, user)))
-            })
-            .await;
-        let row = match row {
-            Ok(r) => r,
-            Err(DbError::Unavailable(e)) => {
-                tracing::warn!(error = %e, "the database is unavailable; answering 503");
-                return Ok(Some(HashMap::from([(
-                    DB_UNAVAILABLE_KEY.to_string(),
-                    "true".to_string(),
-                )])));
-            }
-            Err(e) => return Err(LoadError::Other(e.into())),
-        };
-        let Some((sealed, user_id, user)) = row else {
-            return Ok(None);
-        };
-        let state: HashMap<String, String> = match self.cipher.open(&sealed, &aad(&id_hash)) {
-            Ok(json) => {
-                serde_json::from_slice(&json).map_err(|e| LoadError::Deserialization(e.into()))?
-            }
-            Err(e) => {
-                // A session sealed under another key is simply not a session any more.
-                tracing::warn!(error = %e, "discarding a session that does not decrypt");
-                return Ok(None);
-            }
-        };
-        // Handed over only when the sealed state names the same user as the row.
-        if let Some(user) =
-            user.filter(|u| user_id == user_of(&state) && user_id == Some(u.user.id))
-        {
-            PREFETCHED.with(|p| p.replace(Some(user)));
-        }
-        Ok(Some(state))
+            .run(move |c| find_row(c, &lookup))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        Ok(row.and_then(|(sealed, _)| self.open(&id_hash, &sealed)))
     }
 
-    async fn save(
-        &self,
-        state: HashMap<String, String>,
-        ttl: &Duration,
-    ) -> Result<SessionKey, SaveError> {
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = generate_session_key();
         let id_hash = hash_key(&key);
         let sealed = self
@@ -177,7 +214,7 @@ impl SessionStore for DbSessionStore {
     async fn update(
         &self,
         key: SessionKey,
-        state: HashMap<String, String>,
+        state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
         let id_hash = hash_key(&key);

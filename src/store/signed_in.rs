@@ -1,7 +1,7 @@
 //! What a signed-in page view reads: the user, their grants (one per OAuth client: the web
 //! client, mobile apps' server clients) and their last background sync, in one query (one
 //! database round trip per view: the session store reads it together with the session row,
-//! see `sessions::take_prefetched`).
+//! see `sessions::DbSessionStore::preload`).
 
 use anyhow::Context;
 use diesel::prelude::*;

@@ -4,51 +4,136 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::page::{render, see_other, SignedIn};
+use super::page::{render_with, see_other, Banner, Layout};
 use crate::google::GoogleError;
 use crate::store::DbError;
 
-/// The error page: a fixed title and message, never raw input or internals.
+/// The error page: a fixed title and message, never raw input or internals. `{provider}` in
+/// either is the provider's name.
 #[derive(Template)]
 #[template(path = "pages/error.html")]
-pub struct ErrorPage<'a> {
-    pub title: &'a str,
-    pub message: &'a str,
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
     /// Offer a "Try again" link to sign-in.
-    pub try_again: bool,
-    pub user: Option<SignedIn>,
+    try_again: bool,
     /// A signed-in visitor's CSRF token: the page offers Sign out.
-    pub sign_out: Option<&'a str>,
+    sign_out: Option<&'a str>,
 }
 
-/// What an error page said, kept on the response so that [`super::sign_out::offer_sign_out`] can render it
-/// again with a Sign out button when the visitor turns out to be signed in
-/// ([`super::sign_out::offer_sign_out`]).
-#[derive(Clone)]
-pub(super) struct ErrorContent {
-    pub title: String,
-    pub message: String,
-    pub try_again: bool,
-}
-
-/// An error page (without the signed-in banner: the error may be about the session itself).
-pub fn error_page(status: StatusCode, title: &str, message: &str, try_again: bool) -> HttpResponse {
-    let mut resp = render(
+/// An error page, without the signed-in banner (the error may be about the session itself),
+/// with Sign out for a signed-in visitor. `{provider}` in `title` or `message` is replaced by
+/// the provider's name when the page is rendered.
+pub fn error_page(
+    status: StatusCode,
+    title: impl Into<String>,
+    message: impl Into<String>,
+    try_again: bool,
+) -> HttpResponse {
+    error_shaped(
         status,
-        &ErrorPage {
-            title,
-            message,
-            try_again,
-            user: None,
-            sign_out: None,
-        },
-    );
-    resp.extensions_mut().insert(ErrorContent {
-        title: title.to_string(),
-        message: message.to_string(),
+        Banner::Hidden,
+        title.into(),
+        message.into(),
         try_again,
-    });
-    resp
+    )
+}
+
+/// A page in the error page's shape for a signed-in user, with the signed-in banner (a notice,
+/// not a failure: "Gmail is not available").
+pub fn notice_page(
+    status: StatusCode,
+    title: impl Into<String>,
+    message: impl Into<String>,
+) -> HttpResponse {
+    error_shaped(status, Banner::Shown, title.into(), message.into(), false)
+}
+
+fn error_shaped(
+    status: StatusCode,
+    banner: Banner,
+    title: String,
+    message: String,
+    try_again: bool,
+) -> HttpResponse {
+    render_with(status, banner, move |layout: &Layout| {
+        let named = |s: &str| s.replace("{provider}", &layout.provider);
+        ErrorPage {
+            title: &named(&title),
+            message: &named(&message),
+            try_again,
+            sign_out: layout.sign_out.as_deref(),
+        }
+        .render_with_values(layout)
+    })
+}
+
+/// A JSON error answer that is never cached: `{"<code field>": code, "<text field>": text}`.
+/// `POST /authcode` answers `error` and `message` (as Google's APIs do); `POST /risc` answers
+/// RFC 8935's `err` and `description`.
+pub fn json_error(
+    status: StatusCode,
+    (code_field, code): (&str, &str),
+    (text_field, text): (&str, &str),
+    retry_after: Option<u64>,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header(("Cache-Control", "no-store"));
+    if let Some(secs) = retry_after {
+        response.insert_header(("Retry-After", secs.to_string()));
+    }
+    let mut body = serde_json::Map::new();
+    body.insert(code_field.into(), code.into());
+    body.insert(text_field.into(), text.into());
+    response.json(body)
+}
+
+/// A mobile app's JSON error (`POST /authcode`).
+pub fn app_error(
+    status: StatusCode,
+    error: &str,
+    message: &str,
+    retry_after: Option<u64>,
+) -> HttpResponse {
+    json_error(status, ("error", error), ("message", message), retry_after)
+}
+
+/// What `POST /authcode` answers while the database cannot be reached (`error`, `message`):
+/// nothing was stored, and the app may try again in [`APP_RETRY_AFTER`] seconds.
+pub const APP_UNAVAILABLE: (&str, &str) = (
+    "temporarily_unavailable",
+    "The service is temporarily unavailable. Nothing was stored; try again shortly.",
+);
+pub const APP_RETRY_AFTER: u64 = 5;
+
+/// [`APP_UNAVAILABLE`] as an answer.
+pub fn app_unavailable() -> HttpResponse {
+    let (error, message) = APP_UNAVAILABLE;
+    app_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        error,
+        message,
+        Some(APP_RETRY_AFTER),
+    )
+}
+
+/// What `POST /authcode` answers for a request refused before it was read (`status` 414, 431
+/// or 411).
+pub fn app_refused(status: StatusCode) -> HttpResponse {
+    if status == StatusCode::LENGTH_REQUIRED {
+        return app_error(
+            status,
+            "length_required",
+            "Send the body with a Content-Length, not in chunks.",
+            None,
+        );
+    }
+    app_error(
+        status,
+        "request_too_large",
+        "The request's address or headers are too large.",
+        None,
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,37 +195,32 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let provider = super::page::provider();
-        let (title, message) = match self {
+        let (title, message): (&str, &str) = match self {
             Self::SignInRequired => return see_other("/oauth2callback"),
-            Self::BadRequest(m) => ("That request could not be used".into(), m.to_string()),
-            Self::Forbidden(m) => ("Not allowed".into(), m.to_string()),
-            Self::NotFound => (
-                "Page not found".into(),
-                "There is nothing at this address.".into(),
-            ),
+            Self::BadRequest(m) => ("That request could not be used", *m),
+            Self::Forbidden(m) => ("Not allowed", *m),
+            Self::NotFound => ("Page not found", "There is nothing at this address."),
             Self::TooManyRequests { .. } => (
-                "Too many requests".into(),
-                "Too many requests came from your address in a short time. Please wait a moment and try again.".into(),
+                "Too many requests",
+                "Too many requests came from your address in a short time. Please wait a moment and try again.",
             ),
             Self::Unavailable(_) => (
-                "Temporarily unavailable".into(),
-                "The service is busy or its database cannot be reached. Please try again in a moment.".into(),
+                "Temporarily unavailable",
+                "The service is busy or its database cannot be reached. Please try again in a moment.",
             ),
             Self::Misconfigured(_) => (
-                "Temporarily unavailable".into(),
-                "The service cannot read its stored data with its current configuration. The problem has been logged for the administrators; please try again later.".into(),
+                "Temporarily unavailable",
+                "The service cannot read its stored data with its current configuration. The problem has been logged for the administrators; please try again later.",
             ),
             Self::Upstream(_) => (
-                format!("{provider} could not be reached"),
-                format!("We could not talk to {provider} just now. Please try again in a moment."),
+                "{provider} could not be reached",
+                "We could not talk to {provider} just now. Please try again in a moment.",
             ),
             Self::Unexpected(_) => (
-                "Something went wrong".into(),
-                "An unexpected error happened on our side. It has been logged; please try again.".into(),
+                "Something went wrong",
+                "An unexpected error happened on our side. It has been logged; please try again.",
             ),
         };
-        let (title, message): (String, String) = (title, message);
         match self {
             Self::SignInRequired => {}
             Self::BadRequest(_)
@@ -156,7 +236,7 @@ impl ResponseError for AppError {
                 tracing::error!(error = %self, cause = ?e, "request failed")
             }
         }
-        let mut resp = error_page(self.status_code(), &title, &message, false);
+        let mut resp = error_page(self.status_code(), title, message, false);
         if matches!(
             self,
             Self::Unavailable(_) | Self::Misconfigured(_) | Self::Upstream(_)
@@ -190,22 +270,16 @@ pub fn bad_path(err: impl std::fmt::Display) -> actix_web::Error {
     AppError::NotFound.into()
 }
 
-/// The 503 page for a database outage noticed by the session store.
-pub fn database_outage() -> HttpResponse {
+/// The answer for a database outage noticed by the session store: the 503 page, or JSON for
+/// `POST /authcode` (`json`).
+pub fn database_outage(json: bool) -> HttpResponse {
+    if json {
+        return app_unavailable();
+    }
     AppError::Unavailable(anyhow::anyhow!(
         "the session store cannot reach the database"
     ))
     .error_response()
-}
-
-/// The 503 page for a request whose session could not be saved (the database went away while
-/// it ran); logs the store's error.
-pub fn session_store_failure(
-    req: actix_web::HttpRequest,
-    err: actix_web::Error,
-) -> actix_web::dev::ServiceResponse {
-    tracing::error!(error = %err, "the session store failed while saving");
-    actix_web::dev::ServiceResponse::new(req, database_outage())
 }
 
 #[cfg(test)]
@@ -213,7 +287,7 @@ mod tests {
     use super::*;
 
     fn status_and_body(e: AppError) -> (StatusCode, String) {
-        let resp = e.error_response();
+        let resp = super::super::page::finish(e.error_response(), &Layout::signed_out("Google"));
         let status = resp.status();
         let body = actix_web::body::to_bytes(resp.into_body());
         let body = futures_util::FutureExt::now_or_never(body)

@@ -10,7 +10,7 @@ use actix_web::HttpRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use super::grant::Feature;
+use super::feature::Feature;
 use crate::google::oauth::PendingAuth;
 use crate::secret::Cipher;
 

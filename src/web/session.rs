@@ -26,3 +26,7 @@ pub fn touch_due(session: &Session) -> bool {
 pub fn mark_seen(session: &Session) -> Result<(), actix_session::SessionInsertError> {
     session.insert(SEEN_KEY, chrono::Utc::now().timestamp())
 }
+
+/// The user (with their grants and last sync) the session middleware read with this
+/// request's session row, for the extractor: one database round trip for both.
+pub struct Loaded(pub crate::store::signed_in::SignedInUser);

@@ -37,7 +37,7 @@ pub async fn app_on(backend: Backend) -> Option<TestApp> {
         static INIT: std::sync::Once = std::sync::Once::new();
         INIT.call_once(|| {
             tracing_subscriber::fmt()
-                .with_env_filter(offline_access::web::telemetry::log_filter(None))
+                .with_env_filter(offline_access::logging::log_filter(None))
                 .with_ansi(false)
                 .with_writer(std::io::stderr)
                 .init();

@@ -6,7 +6,7 @@ use askama::Template;
 use crate::store::audit::{self, Entry};
 use crate::web::errors::AppError;
 use crate::web::extract::AdminUser;
-use crate::web::page::{render, SignedIn};
+use crate::web::page::render;
 use crate::web::State;
 
 const PAGE_SIZE: i64 = 50;
@@ -14,7 +14,6 @@ const PAGE_SIZE: i64 = 50;
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct Audit {
-    user: Option<SignedIn>,
     entries: Vec<Entry>,
     next: Option<String>,
     first: bool,
@@ -27,7 +26,7 @@ pub struct AuditQuery {
 
 pub async fn list(
     state: State,
-    admin: AdminUser,
+    _: AdminUser,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let before = query.before;
@@ -41,8 +40,7 @@ pub async fn list(
     });
     Ok(render(
         StatusCode::OK,
-        &Audit {
-            user: Some(admin.0.signed_in()),
+        Audit {
             entries,
             next,
             first: before.is_none(),

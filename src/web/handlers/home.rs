@@ -5,25 +5,24 @@
 use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::errors::AppError;
-use super::extract::{CurrentUser, MaybeUser};
-use super::grant::Feature;
-use super::page::{render, see_other, SignedIn};
-use super::paging::{Cursor, Requested};
-use super::State;
 use crate::google::drive::{self, DriveFile};
 use crate::google::{GoogleError, PageToken};
 use crate::store::sync_status::SyncStatus;
 use crate::vault::{Access, CallError, TokenError};
+use crate::web::errors::AppError;
+use crate::web::extract::{CurrentUser, MaybeUser};
+use crate::web::feature::Feature;
+use crate::web::page::{render, see_other};
+use crate::web::paging::{Cursor, Requested};
+use crate::web::State;
 
 pub const PAGE_SIZE: u32 = 25;
 
 #[derive(Template)]
 #[template(path = "pages/landing.html")]
-struct Landing<'a> {
-    user: Option<SignedIn>,
+struct Landing {
     /// Shown in emulator mode: which seeded account to sign in with.
-    demo_hint: Option<&'a str>,
+    demo_hint: Option<String>,
 }
 
 /// One row of the file table.
@@ -62,7 +61,8 @@ impl From<DriveFile> for FileRow {
 #[derive(Template)]
 #[template(path = "pages/home.html")]
 struct Home {
-    user: Option<SignedIn>,
+    /// The signed-in user's name, in the greeting.
+    name: String,
     files: Vec<FileRow>,
     page: u32,
     prev: Option<String>,
@@ -80,9 +80,8 @@ struct Home {
 /// Access is gone (revoked, expired, never granted offline): say so and offer consent.
 #[derive(Template)]
 #[template(path = "pages/reconsent.html")]
-struct Reconsent<'a> {
-    user: Option<SignedIn>,
-    reason: &'a str,
+struct Reconsent {
+    reason: &'static str,
 }
 
 pub async fn index(
@@ -93,9 +92,8 @@ pub async fn index(
     let Some(user) = user.0 else {
         return Ok(render(
             StatusCode::OK,
-            &Landing {
-                user: None,
-                demo_hint: state.settings.demo_hint.as_deref(),
+            Landing {
+                demo_hint: state.settings.demo_hint.clone(),
             },
         ));
     };
@@ -109,10 +107,10 @@ pub async fn index(
         .await
     {
         Ok(a) => a,
-        Err(e) => return token_failure(e, &user),
+        Err(e) => return token_failure(e),
     };
     let mut home = Home {
-        user: Some(user.signed_in()),
+        name: user.user.name.clone(),
         files: vec![],
         page: cursor.page,
         prev: None,
@@ -124,7 +122,7 @@ pub async fn index(
     };
     if !access.has_any_scope(drive::SCOPES) {
         home.missing_drive = true;
-        return Ok(render(StatusCode::OK, &home));
+        return Ok(render(StatusCode::OK, home));
     }
     match list_page(&state, &user, access, &cursor).await {
         Ok(page) => {
@@ -138,11 +136,11 @@ pub async fn index(
             if home.prev.is_none() && cursor.page > 1 {
                 home.first = Some("/");
             }
-            Ok(render(StatusCode::OK, &home))
+            Ok(render(StatusCode::OK, home))
         }
-        Err(CallError::Token(e)) => token_failure(e, &user),
+        Err(CallError::Token(e)) => token_failure(e),
         Err(CallError::Google(GoogleError::ApiNotOffered | GoogleError::NotFound)) => {
-            Ok(super::grant::not_offered(&user, Feature::Drive))
+            Ok(super::grant::not_offered(Feature::Drive))
         }
         Err(CallError::Google(GoogleError::BadRequest)) => Err(AppError::BadRequest(
             "This page link was not accepted (it may be too old). Start again from the first page.",
@@ -183,15 +181,9 @@ fn describe_sync(s: &SyncStatus) -> String {
 }
 
 /// No access token could be had: explain and offer consent, or fail the request.
-pub fn token_failure(e: TokenError, user: &CurrentUser) -> Result<HttpResponse, AppError> {
+pub fn token_failure(e: TokenError) -> Result<HttpResponse, AppError> {
     match e {
-        TokenError::NeedsConsent(reason) => Ok(render(
-            StatusCode::OK,
-            &Reconsent {
-                user: Some(user.signed_in()),
-                reason,
-            },
-        )),
+        TokenError::NeedsConsent(reason) => Ok(render(StatusCode::OK, Reconsent { reason })),
         TokenError::Db(e) => Err(e.into()),
         TokenError::Unavailable(e) => Err(AppError::Upstream(e)),
         TokenError::WrongKey => Err(AppError::Misconfigured(anyhow::anyhow!(

@@ -11,13 +11,15 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
-use super::errors::AppError;
-use super::page::SignedIn;
-use super::{csrf, session, State};
+pub mod allowance;
+
 use crate::store::credentials::Credential;
 use crate::store::signed_in;
 use crate::store::sync_status::SyncStatus;
 use crate::store::users::{User, UserId};
+use crate::web::errors::AppError;
+use crate::web::page::SignedIn;
+use crate::web::{csrf, session, State};
 
 /// A signed-in user, with their grants.
 #[derive(Debug, Clone)]
@@ -92,17 +94,6 @@ impl FromRequest for AdminUser {
 #[derive(Debug, Clone)]
 pub struct MaybeUser(pub Option<CurrentUser>);
 
-/// The user the session store read with this request's session row (one round trip for both).
-struct Prefetched(signed_in::SignedInUser);
-
-/// Keeps, in the request, what the session load that just ran for it read beside the session
-/// row. Called first thing by the middleware just inside the session middleware.
-pub(super) fn keep_prefetched(req: &actix_web::dev::ServiceRequest) {
-    if let Some(user) = crate::store::sessions::take_prefetched() {
-        req.extensions_mut().insert(Prefetched(user));
-    }
-}
-
 /// The outcome of this request's lookup, kept in its extensions.
 #[derive(Clone)]
 struct Looked(Option<CurrentUser>);
@@ -151,8 +142,8 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state is missing")))?;
     let prefetched = req
         .extensions_mut()
-        .remove::<Prefetched>()
-        .map(|Prefetched(found)| found)
+        .remove::<session::Loaded>()
+        .map(|session::Loaded(found)| found)
         .filter(|found| found.user.user_id() == id);
     let found = match prefetched {
         Some(found) => Some(found),
@@ -160,7 +151,7 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     };
     match found {
         Some(found) if found.user.disabled_at.is_none() => {
-            super::telemetry::record_user(found.user.id);
+            crate::logging::record_user(found.user.id);
             if session::touch_due(&session) {
                 state.db.run(move |c| signed_in::touch(c, id)).await?;
                 session::mark_seen(&session).map_err(|e| {
@@ -171,13 +162,16 @@ async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
                 || state
                     .settings
                     .is_admin_email(&found.user.email, found.user.email_verified);
-            Ok(Some(CurrentUser {
+            let user = CurrentUser {
                 csrf: csrf::token(&session)?,
                 is_admin,
                 user: found.user,
                 credentials: found.credentials,
                 last_sync: found.last_sync,
-            }))
+            };
+            // The layout's banner, for the page this request renders.
+            req.extensions_mut().insert(user.signed_in());
+            Ok(Some(user))
         }
         _ => {
             session.purge();

@@ -5,29 +5,15 @@ pub mod audit;
 pub mod user;
 pub mod users;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
-use super::extract::AdminUser;
-use super::page::see_other;
 use crate::store::credentials::{Credential, Status};
 use crate::store::users::User;
+use crate::web::extract::AdminUser;
+use crate::web::page::see_other;
 
-/// Registers the admin routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    use super::{at, get, GET, GET_POST, POST};
-    cfg.service(at("/admin", GET).route(get().to(index)))
-        .service(at("/admin/users", GET).route(get().to(users::list)))
-        .service(at("/admin/users/{id}", GET).route(get().to(user::show)))
-        .service(
-            at("/admin/users/{id}/revoke", GET_POST)
-                .route(get().to(user::confirm_revoke))
-                .route(web::post().to(user::revoke)),
-        )
-        .service(at("/admin/users/{id}/unblock", POST).route(web::post().to(user::unblock)))
-        .service(at("/admin/audit", GET).route(get().to(audit::list)));
-}
-
-async fn index(_: AdminUser) -> HttpResponse {
+/// `GET /admin`: the user list.
+pub async fn index(_: AdminUser) -> HttpResponse {
     see_other("/admin/users")
 }
 

@@ -9,13 +9,13 @@ use super::{grant_health, health, when};
 use crate::store::admin;
 use crate::store::audit::{self, Entry};
 use crate::store::users::{self, UserId};
-use crate::web::account::CsrfForm;
 use crate::web::csrf;
 use crate::web::errors::AppError;
+use crate::web::extract::allowance::{AdminPost, Allowance};
 use crate::web::extract::AdminUser;
-use crate::web::page::{render, see_other, SignedIn};
-use crate::web::ratelimit::{AdminPost, Allowance};
-use crate::web::revocation::{self, Request};
+use crate::web::handlers::account::CsrfForm;
+use crate::web::handlers::revocation::{self, Request};
+use crate::web::page::{render, see_other};
 use crate::web::State;
 
 /// How many of the user's audit entries the detail shows.
@@ -54,16 +54,18 @@ struct GrantRow {
 #[derive(Template)]
 #[template(path = "admin/user.html")]
 struct Show {
-    user: Option<SignedIn>,
     target: Detail,
     entries: Vec<Entry>,
+    /// The token the Unblock form carries.
+    csrf: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/revoke.html")]
 struct Confirm {
-    user: Option<SignedIn>,
     target: Detail,
+    /// The token the form carries.
+    csrf: String,
 }
 
 async fn load(state: &State, id: i64) -> Result<(Detail, Vec<Entry>), AppError> {
@@ -116,10 +118,10 @@ pub async fn show(
     let (target, entries) = load(&state, id.into_inner()).await?;
     Ok(render(
         StatusCode::OK,
-        &Show {
-            user: Some(admin.0.signed_in()),
+        Show {
             target,
             entries,
+            csrf: admin.0.csrf.clone(),
         },
     ))
 }
@@ -132,9 +134,9 @@ pub async fn confirm_revoke(
     let (target, _) = load(&state, id.into_inner()).await?;
     Ok(render(
         StatusCode::OK,
-        &Confirm {
-            user: Some(admin.0.signed_in()),
+        Confirm {
             target,
+            csrf: admin.0.csrf.clone(),
         },
     ))
 }

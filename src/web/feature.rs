@@ -1,4 +1,5 @@
-//! Incremental and granular authorization: each feature's scope is asked for when the feature
+//! The features that need scopes of their own, for incremental and granular authorization:
+//! each feature's scope is asked for when the feature
 //! is first used (`/oauth2callback?grant=gmail`, with `include_granted_scopes=true`), and a
 //! feature whose scope the user did not grant says so and offers to ask again.
 
@@ -96,27 +97,4 @@ pub fn declined(session: &Session, feature: Feature) -> bool {
         .ok()
         .flatten()
         .is_some_and(|f| f == feature.as_str())
-}
-
-/// The provider does not offer `feature`'s API to this app: say so plainly (nothing to retry).
-pub fn not_offered(
-    user: &super::extract::CurrentUser,
-    feature: Feature,
-) -> actix_web::HttpResponse {
-    let provider = super::page::provider();
-    let title = format!("{} is not available", feature.label());
-    let message = format!(
-        "{provider} does not offer the {} API to this app (it may not be enabled for this app's project, or the provider has no such service). Trying again will not help; the administrators can enable it.",
-        feature.label()
-    );
-    super::page::render(
-        actix_web::http::StatusCode::OK,
-        &super::errors::ErrorPage {
-            title: &title,
-            message: &message,
-            try_again: false,
-            user: Some(user.signed_in()),
-            sign_out: None,
-        },
-    )
 }

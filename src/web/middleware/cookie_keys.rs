@@ -74,6 +74,20 @@ impl SessionCookieKeys {
         Some((sealed, rewritten))
     }
 
+    /// The session key the request's session cookie carries, opened under the current key
+    /// (after [`upgrade`] has sealed one made under a previous key again).
+    pub fn session_key(&self, req: &ServiceRequest) -> Option<String> {
+        let cookie = req.cookie(&self.name)?;
+        let mut jar = CookieJar::new();
+        jar.add_original(cookie);
+        Some(
+            jar.private(&self.current)
+                .get(&self.name)?
+                .value()
+                .to_string(),
+        )
+    }
+
     fn set_cookie(&self, value: String) -> Option<HeaderValue> {
         let cookie = Cookie::build(self.name.clone(), value)
             .path("/")

@@ -9,17 +9,18 @@ use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::errors::AppError;
-use super::extract::CurrentUser;
-use super::grant::{self, Feature};
+use super::grant::not_granted;
 use super::home::token_failure;
-use super::page::{render, see_other, SignedIn};
-use super::paging::{first_link, Cursor, Requested};
-use super::State;
 use crate::google::gmail::{self, Summary};
 use crate::google::{GoogleError, PageToken};
 use crate::secret::Token;
 use crate::vault::CallError;
+use crate::web::errors::AppError;
+use crate::web::extract::CurrentUser;
+use crate::web::feature::{self, Feature};
+use crate::web::page::{render, see_other};
+use crate::web::paging::{first_link, Cursor, Requested};
+use crate::web::State;
 
 pub const PAGE_SIZE: u32 = 25;
 /// How many messages.get calls run at once for one page.
@@ -33,33 +34,12 @@ struct Row(Option<Summary>);
 #[derive(Template)]
 #[template(path = "pages/gmail.html")]
 struct GmailPage {
-    user: Option<SignedIn>,
     q: String,
     rows: Vec<Row>,
     page: u32,
     prev: Option<String>,
     next: Option<String>,
     first: Option<String>,
-}
-
-/// A feature whose scope was not granted: say so, offer to ask again.
-#[derive(Template)]
-#[template(path = "pages/not_granted.html")]
-pub struct NotGranted {
-    pub user: Option<SignedIn>,
-    pub feature: &'static str,
-    pub grant_link: String,
-}
-
-pub fn not_granted(user: &CurrentUser, feature: Feature) -> HttpResponse {
-    render(
-        StatusCode::OK,
-        &NotGranted {
-            user: Some(user.signed_in()),
-            feature: feature.label(),
-            grant_link: feature.grant_link(),
-        },
-    )
 }
 
 pub async fn index(
@@ -74,8 +54,8 @@ pub async fn index(
     };
     let q = search(req.query_string())?;
     if !Feature::Gmail.granted_by(user.granted_scopes().into_iter()) {
-        if grant::declined(&session, Feature::Gmail) {
-            return Ok(not_granted(&user, Feature::Gmail));
+        if feature::declined(&session, Feature::Gmail) {
+            return Ok(not_granted(Feature::Gmail));
         }
         // First use: ask for just this scope.
         return Ok(HttpResponse::Found()
@@ -88,7 +68,7 @@ pub async fn index(
         .await
     {
         Ok(a) => a,
-        Err(e) => return token_failure(e, &user),
+        Err(e) => return token_failure(e),
     };
     let gmail = &state.gmail;
     let query = (!q.is_empty()).then_some(q.as_str());
@@ -107,12 +87,12 @@ pub async fn index(
     let (list, token) =
         match listed {
             Ok(found) => found,
-            Err(CallError::Token(e)) => return token_failure(e, &user),
+            Err(CallError::Token(e)) => return token_failure(e),
             Err(CallError::Google(GoogleError::InsufficientScope)) => {
-                return Ok(not_granted(&user, Feature::Gmail))
+                return Ok(not_granted(Feature::Gmail))
             }
             Err(CallError::Google(GoogleError::ApiNotOffered | GoogleError::NotFound)) => {
-                return Ok(grant::not_offered(&user, Feature::Gmail))
+                return Ok(super::grant::not_offered(Feature::Gmail))
             }
             Err(CallError::Google(GoogleError::BadRequest)) => return Err(AppError::BadRequest(
                 "Gmail did not accept this search or page link. Start again from the first page.",
@@ -123,7 +103,6 @@ pub async fn index(
     let keep = [("q", q.as_str())];
     let prev = cursor.prev_link("/gmail", &keep);
     let page = GmailPage {
-        user: Some(user.signed_in()),
         rows,
         page: cursor.page,
         next: list
@@ -135,7 +114,7 @@ pub async fn index(
         prev,
         q,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(StatusCode::OK, page))
 }
 
 /// Each message's headers, [`CONCURRENT_GETS`] requests at a time, in list order.

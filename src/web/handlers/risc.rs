@@ -10,17 +10,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
-use super::ratelimit::client_address;
-use super::State;
 use crate::google::risc::SetError;
 use crate::secret::{double_hash_id, prefix_hash};
 use crate::store::risc::{self, Applied, Effect, Received, TokenMatch};
 use crate::store::users::UserId;
 use crate::store::DbError;
+use crate::web::errors::json_error;
+use crate::web::limits::client_address;
+use crate::web::State;
 
-pub const PATH: &str = "/risc";
 /// SETs are a few hundred bytes; anything much larger is not one.
 pub const MAX_BODY: usize = 16 * 1024;
 pub const CONTENT_TYPE: &str = "application/secevent+jwt";
@@ -28,10 +27,19 @@ pub const CONTENT_TYPE: &str = "application/secevent+jwt";
 const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type/";
 const OAUTH: &str = "https://schemas.openid.net/secevent/oauth/event-type/";
 
+/// RFC 8935's error answer: `{"err", "description"}`.
 fn answer(status: StatusCode, err: &str, description: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"err": err, "description": description}))
+    json_error(status, ("err", err), ("description", description), None)
+}
+
+/// A 503 the provider retries after `Retry-After` (it delivers again, the event is not lost).
+fn retry_later() -> HttpResponse {
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ("err", "temporarily_unavailable"),
+        ("description", "Try again later."),
+        Some(30),
+    )
 }
 
 /// `POST /risc`.
@@ -39,9 +47,12 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
     if let Some(addr) = client_address(&req, &state.settings.trusted_proxies) {
         if let Err(wait) = state.limits.risc.check(addr) {
             tracing::warn!(%addr, "POST /risc rate limit reached");
-            return HttpResponse::TooManyRequests()
-                .insert_header(("Retry-After", wait.as_secs().max(1).to_string()))
-                .json(json!({"err": "rate_limited", "description": "Too many requests."}));
+            return json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                ("err", "rate_limited"),
+                ("description", "Too many requests."),
+                Some(wait.as_secs().max(1)),
+            );
         }
     }
     let content_type = req
@@ -85,11 +96,7 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
         Ok(set) => set,
         Err(SetError::Unavailable(e)) => {
             tracing::warn!(error = %e, "a security event could not be verified: the provider's keys are unavailable");
-            return HttpResponse::ServiceUnavailable()
-                .insert_header(("Retry-After", "30"))
-                .json(
-                    json!({"err": "temporarily_unavailable", "description": "Try again later."}),
-                );
+            return retry_later();
         }
         Err(e) => {
             tracing::warn!(error = %e, code = e.code(), "a security event token was refused");
@@ -101,14 +108,15 @@ pub async fn receive(state: State, req: HttpRequest, body: web::Payload) -> Http
             Ok(()) => {}
             Err(DbError::Unavailable(e)) => {
                 tracing::warn!(error = %e, "a security event could not be applied: the database is unavailable");
-                return HttpResponse::ServiceUnavailable()
-                    .insert_header(("Retry-After", "30"))
-                    .json(json!({"err": "temporarily_unavailable", "description": "Try again later."}));
+                return retry_later();
             }
             Err(e) => {
                 tracing::error!(error = %e, jti = %set.jti, "a security event could not be applied");
-                return HttpResponse::InternalServerError()
-                    .json(json!({"err": "internal_error", "description": "The event could not be applied."}));
+                return answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "The event could not be applied.",
+                );
             }
         }
     }

@@ -8,7 +8,7 @@ use super::{health, when};
 use crate::store::admin::{self, Counts, Filter};
 use crate::web::errors::AppError;
 use crate::web::extract::AdminUser;
-use crate::web::page::{render, SignedIn};
+use crate::web::page::render;
 use crate::web::State;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -35,7 +35,6 @@ struct FilterLink {
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct Users {
-    user: Option<SignedIn>,
     q: String,
     filter: &'static str,
     filters: Vec<FilterLink>,
@@ -57,7 +56,7 @@ const BAD_LINK: &str = "This list link is not valid. Start again from the user l
 
 pub async fn list(
     state: State,
-    admin: AdminUser,
+    _: AdminUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
@@ -95,7 +94,6 @@ pub async fn list(
         .flatten()
         .map(|r| link(&q, filter, Some((r.user.last_seen_at, r.user.id))));
     let page = Users {
-        user: Some(admin.0.signed_in()),
         filter: filter.as_str(),
         filters: filter_links(&q, filter, counts),
         rows: shown
@@ -115,7 +113,7 @@ pub async fn list(
         first: after.map(|_| link(&q, filter, None)),
         q,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(StatusCode::OK, page))
 }
 
 fn filter_links(q: &str, current: Filter, counts: Counts) -> Vec<FilterLink> {

@@ -5,19 +5,20 @@ use actix_session::Session;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 
-use super::errors::AppError;
-use super::extract::CurrentUser;
-use super::page::{render, SignedIn};
 use super::revocation::{self, Request};
-use super::{csrf, State};
 use crate::google::describe_scope;
 use crate::vault::Revocation;
-use crate::web::grant::Feature;
+use crate::web::errors::AppError;
+use crate::web::extract::CurrentUser;
+use crate::web::feature::Feature;
+use crate::web::page::render;
+use crate::web::{csrf, State};
 
 #[derive(Template)]
 #[template(path = "pages/account.html")]
 struct Account {
-    user: Option<SignedIn>,
+    email: String,
+    name: String,
     /// Each granted scope in plain words, with the features it enables.
     scopes: Vec<(String, String)>,
     /// Background access works (a refresh token is stored).
@@ -27,13 +28,13 @@ struct Account {
 #[derive(Template)]
 #[template(path = "pages/disconnect.html")]
 struct Confirm {
-    user: Option<SignedIn>,
+    /// The token the form carries.
+    csrf: String,
 }
 
 #[derive(Template)]
 #[template(path = "pages/disconnected.html")]
 struct Disconnected {
-    user: Option<SignedIn>,
     /// Google did not confirm the revocation (the local tokens are deleted anyway).
     provider_failed: bool,
 }
@@ -67,10 +68,11 @@ pub async fn show(user: CurrentUser) -> HttpResponse {
         .collect();
     render(
         StatusCode::OK,
-        &Account {
+        Account {
+            email: user.user.email.clone(),
+            name: user.user.name.clone(),
             offline: user.has_offline_access(),
             scopes,
-            user: Some(user.signed_in()),
         },
     )
 }
@@ -78,8 +80,8 @@ pub async fn show(user: CurrentUser) -> HttpResponse {
 pub async fn confirm(user: CurrentUser) -> HttpResponse {
     render(
         StatusCode::OK,
-        &Confirm {
-            user: Some(user.signed_in()),
+        Confirm {
+            csrf: user.csrf.clone(),
         },
     )
 }
@@ -104,8 +106,7 @@ pub async fn disconnect(
     session.purge();
     Ok(render(
         StatusCode::OK,
-        &Disconnected {
-            user: None,
+        Disconnected {
             provider_failed: matches!(outcome.provider, Revocation::ProviderFailed(_)),
         },
     ))

@@ -18,7 +18,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{Error, HttpResponse};
 use futures_util::future::Either;
 
-use super::authcode;
+use crate::web::errors::{app_refused, error_page};
+use crate::web::page::{finish, Layout};
+use crate::web::routes::AUTHCODE;
+use crate::web::state::provider_name;
 
 /// The longest request target (path and query string) accepted, in bytes.
 pub const MAX_TARGET: usize = 16 * 1024;
@@ -62,10 +65,12 @@ where
         status = status.as_u16(),
         "request refused before reading it"
     );
-    let answer = if req.path() == authcode::PATH {
-        authcode::refused(status)
+    let answer = if req.path() == AUTHCODE {
+        app_refused(status)
     } else {
-        refusal_page(status)
+        // Rendered at once: this is before the render middleware.
+        let provider = provider_name(req.request());
+        finish(refusal_page(status), &Layout::signed_out(provider))
     };
     Either::Right(ready(Ok(req.into_response(answer).map_into_right_body())))
 }
@@ -85,7 +90,7 @@ fn refusal_page(status: StatusCode) -> HttpResponse {
             "This request carries more header data (often cookies) than this site accepts.",
         ),
     };
-    super::errors::error_page(status, title, message, false)
+    error_page(status, title, message, false)
 }
 
 #[cfg(test)]

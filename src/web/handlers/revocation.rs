@@ -3,11 +3,11 @@
 //! when the provider does not answer), end every session of the user on every instance, and
 //! write the audit log.
 
-use super::errors::AppError;
-use super::State;
 use crate::store::users::UserId;
 use crate::store::{audit, sessions, users};
 use crate::vault::Revocation;
+use crate::web::errors::AppError;
+use crate::web::State;
 
 /// Who ends the access, and how.
 pub struct Request<'a> {

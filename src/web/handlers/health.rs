@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 
-use super::State;
+use crate::web::State;
 
 pub async fn healthz(state: State) -> HttpResponse {
     if state.db.ping().await {

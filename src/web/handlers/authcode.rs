@@ -4,75 +4,19 @@
 //! and the grant is stored through the vault, so the server can act for the user offline.
 //! Answers JSON, never a token.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::ratelimit::client_address;
-use super::State;
-use crate::google::oauth::{self, OAuth};
+use crate::google::mobile::Platform;
+use crate::web::errors::{app_error, APP_RETRY_AFTER, APP_UNAVAILABLE};
+use crate::web::limits::client_address;
+use crate::web::State;
+
 use crate::google::GoogleError;
 use crate::vault::SignIn;
 
-/// Where mobile apps send their codes.
-pub const PATH: &str = "/authcode";
 /// The largest body accepted.
 pub const MAX_BODY: usize = 8 * 1024;
-
-/// The server clients mobile apps' codes are redeemed with: one default (the web client unless
-/// configured otherwise) and optional per-platform ones.
-pub struct MobileClients {
-    pub default: Arc<OAuth>,
-    pub android: Option<Arc<OAuth>>,
-    pub ios: Option<Arc<OAuth>>,
-    /// Allowed `azp` values (the apps' own client ids); empty: any.
-    pub app_client_ids: Vec<String>,
-}
-
-impl MobileClients {
-    /// Every server client, for the vault to refresh their grants.
-    pub fn all(&self) -> Vec<Arc<OAuth>> {
-        [
-            Some(&self.default),
-            self.android.as_ref(),
-            self.ios.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect()
-    }
-
-    /// The client for `platform`, else the one the app's ID token is addressed to, else the
-    /// default.
-    fn choose(&self, platform: Option<Platform>, app_id_token: Option<&str>) -> &Arc<OAuth> {
-        let of = |p| match p {
-            Platform::Android => self.android.as_ref(),
-            Platform::Ios => self.ios.as_ref(),
-        };
-        if let Some(p) = platform {
-            return of(p).unwrap_or(&self.default);
-        }
-        if let Some(token) = app_id_token {
-            let audiences = oauth::unverified_audiences(token);
-            if let Some(c) = [self.android.as_ref(), self.ios.as_ref()]
-                .into_iter()
-                .flatten()
-                .find(|c| audiences.contains(&c.config().client_id))
-            {
-                return c;
-            }
-        }
-        &self.default
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Platform {
-    Android,
-    Ios,
-}
 
 /// What the app sent.
 struct Request {
@@ -100,48 +44,19 @@ const fn refuse(status: StatusCode, error: &'static str, message: &'static str) 
 
 impl Refusal {
     fn response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        response.insert_header(("Cache-Control", "no-store"));
-        if let Some(secs) = self.retry_after {
-            response.insert_header(("Retry-After", secs.to_string()));
-        }
-        response.json(serde_json::json!({"error": self.error, "message": self.message}))
+        app_error(self.status, self.error, self.message, self.retry_after)
     }
 }
 
-/// The answer while the database cannot be reached (also when the session store finds it so,
-/// before this handler runs): nothing was stored, and the app may try again shortly.
+/// While the database cannot be reached: nothing was stored.
 const UNAVAILABLE: Refusal = Refusal {
-    retry_after: Some(5),
+    retry_after: Some(APP_RETRY_AFTER),
     ..refuse(
         StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily_unavailable",
-        "The service is temporarily unavailable. Nothing was stored; try again shortly.",
+        APP_UNAVAILABLE.0,
+        APP_UNAVAILABLE.1,
     )
 };
-
-/// [`UNAVAILABLE`], for the middleware that notices the outage first.
-pub fn unavailable() -> HttpResponse {
-    UNAVAILABLE.response()
-}
-
-/// A request refused before it was read (`status` 414, 431 or 411).
-pub fn refused(status: StatusCode) -> HttpResponse {
-    if status == StatusCode::LENGTH_REQUIRED {
-        return refuse(
-            status,
-            "length_required",
-            "Send the body with a Content-Length, not in chunks.",
-        )
-        .response();
-    }
-    refuse(
-        status,
-        "request_too_large",
-        "The request's address or headers are too large.",
-    )
-    .response()
-}
 
 const BAD_BODY: Refusal = refuse(
     StatusCode::BAD_REQUEST,

@@ -9,18 +9,18 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-use super::errors::{self, AppError};
-use super::extract;
-use super::grant::{self, Feature};
-use super::page::{provider, render, see_other, SignedIn};
-use super::pending::PendingSignIn;
-use super::ratelimit::{Allowance, SignIn};
-use super::session::{self, USER_ID_KEY};
-use super::{csrf, State};
 use crate::google::oauth::AuthRequest;
 use crate::google::GoogleError;
 use crate::store::claims;
 use crate::vault;
+use crate::web::errors::{self, AppError};
+use crate::web::extract;
+use crate::web::extract::allowance::{Allowance, SignIn};
+use crate::web::feature::{self, Feature};
+use crate::web::page::{render, see_other};
+use crate::web::pending::PendingSignIn;
+use crate::web::session::{self, USER_ID_KEY};
+use crate::web::{csrf, State};
 
 #[derive(serde::Deserialize)]
 pub struct CallbackQuery {
@@ -86,7 +86,7 @@ async fn complete(
         let asking = pending.and_then(|p| p.asking());
         if let Some(feature) = asking {
             if error == "access_denied" && session::user_id(session).is_some() {
-                grant::remember_declined(session, feature)
+                feature::remember_declined(session, feature)
                     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
                 return Ok(see_other(feature.path()));
             }
@@ -135,7 +135,7 @@ async fn complete(
             return Ok(error_page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in expired",
-                &format!("{} did not accept this sign-in (it may have expired or been used already). Nothing was stored. Please sign in again.", provider()),
+                "{provider} did not accept this sign-in (it may have expired or been used already). Nothing was stored. Please sign in again.",
             ));
         }
         Err(GoogleError::InvalidIdToken(why)) => {
@@ -143,7 +143,7 @@ async fn complete(
             return Ok(error_page(
                 StatusCode::BAD_GATEWAY,
                 "Sign-in could not be verified",
-                &format!("The identity answer from {} failed our checks, so we did not sign you in. Please try again.", provider()),
+                "The identity answer from {provider} failed our checks, so we did not sign you in. Please try again.",
             ));
         }
         Err(e) => return Err(e.into()),
@@ -160,7 +160,7 @@ async fn complete(
             ));
         }
     };
-    super::telemetry::record_user(user_id.0);
+    crate::logging::record_user(user_id.0);
     tracing::info!(user_id = %user_id, offline, "signed in");
 
     // A new session id, holding the user, their CSRF token and when it was extended: the
@@ -179,7 +179,7 @@ async fn complete(
     };
     if !feature.granted_by(grant.scopes.split_whitespace()) {
         tracing::info!(user_id = %user_id, feature = feature.as_str(), "the user did not grant the feature's scope");
-        grant::remember_declined(session, feature)
+        feature::remember_declined(session, feature)
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("saving the answer: {e}")))?;
     }
     Ok(see_other(feature.path()))
@@ -271,14 +271,12 @@ async fn start(
 
 #[derive(Template)]
 #[template(path = "pages/denied.html")]
-struct Denied {
-    user: Option<SignedIn>,
-}
+struct Denied;
 
 /// The provider sent `error=…` back.
 fn provider_error(error: &str) -> HttpResponse {
     if error == "access_denied" {
-        return render(StatusCode::OK, &Denied { user: None });
+        return render(StatusCode::OK, Denied);
     }
     // Name the error only when it looks like an OAuth error code; never echo other input.
     let known = error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
@@ -287,15 +285,9 @@ fn provider_error(error: &str) -> HttpResponse {
         "provider returned an error"
     );
     let message = if known {
-        format!(
-            "{} reported “{error}”. Nothing was stored. You can try again.",
-            provider()
-        )
+        format!("{{provider}} reported “{error}”. Nothing was stored. You can try again.")
     } else {
-        format!(
-            "{} reported an error. Nothing was stored. You can try again.",
-            provider()
-        )
+        "{provider} reported an error. Nothing was stored. You can try again.".to_string()
     };
     error_page(
         StatusCode::BAD_REQUEST,

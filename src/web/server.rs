@@ -61,7 +61,6 @@ pub fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Resu
         // Innermost first: a request meets them from the bottom up.
         App::new()
             .wrap_fn(render::render)
-            .wrap_fn(outage::after_routing)
             .wrap(sessions)
             .wrap(preload.clone())
             .wrap_fn(outage::on_save)

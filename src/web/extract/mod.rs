@@ -2,7 +2,10 @@
 //! extractors, so a handler's signature says who may call it. The session is looked up once
 //! per request (the result is cached in the request's extensions), and the user, their grants
 //! and their last background sync come in one query, which the session store makes in the
-//! same database round trip as the session row's.
+//! same database round trip as the session row's (`middleware::session`). A user found is also
+//! left in the request as the layout's banner (`page::SignedIn`).
+
+pub mod allowance;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +13,6 @@ use std::pin::Pin;
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-
-pub mod allowance;
 
 use crate::store::credentials::Credential;
 use crate::store::signed_in;

@@ -5,8 +5,8 @@
 //!
 //! On save, actix-session fails the whole request with an error, which carries no request to
 //! answer with. [`on_save`], just outside the session middleware, leaves a slot in the request;
-//! [`after_routing`], just inside it, puts the request there once routing is done; on an error
-//! [`on_save`] answers with it.
+//! [`after_routing`], called just inside it, puts the request there once routing is done; on an
+//! error [`on_save`] answers with it.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -24,24 +24,11 @@ use crate::web::state::provider_name;
 #[derive(Clone, Default)]
 struct RequestSlot(Rc<RefCell<Option<HttpRequest>>>);
 
-/// Registered just inside the session middleware.
-pub fn after_routing<S, B>(
-    req: ServiceRequest,
-    srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, Error>>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    let response = srv.call(req);
-    async move {
-        let res = response.await?;
-        // Routing is over, so the request may be shared now.
-        if let Some(slot) = res.request().extensions().get::<RequestSlot>() {
-            slot.0.replace(Some(res.request().clone()));
-        }
-        Ok(res)
+/// Called just inside the session middleware (by the render middleware, which is there)
+/// once the response is made: routing is over, so the request may be shared now.
+pub fn after_routing<B>(res: &ServiceResponse<B>) {
+    if let Some(slot) = res.request().extensions().get::<RequestSlot>() {
+        slot.0.replace(Some(res.request().clone()));
     }
 }
 

@@ -2,7 +2,8 @@
 //! the provider's name from the app's state, and from the request the signed-in banner (the
 //! user the extractor found, while the session still names them) or, on pages without the
 //! banner, the Sign out button for a visitor whose session names a user. Registered just inside
-//! the session middleware, so it reads the session as the handler left it.
+//! the session middleware, so it reads the session as the handler left it (and hands the request
+//! to [`super::outage`] there).
 
 use std::future::Future;
 
@@ -27,6 +28,7 @@ where
     let response = srv.call(req);
     async move {
         let res = response.await?;
+        super::outage::after_routing(&res);
         let Some(banner) = wants_banner(res.response()) else {
             return Ok(res.map_into_left_body());
         };

@@ -114,3 +114,18 @@ pub fn scope_string(scopes: &BTreeSet<String>) -> String {
     v.sort_by_key(|s| (!is_basic(s), *s));
     v.join(" ")
 }
+
+/// A push stream: where to POST the SETs, for which client (`aud`), which event types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stream {
+    pub receiver: String,
+    pub client_id: String,
+    /// Event type URIs.
+    pub events_requested: Vec<String>,
+}
+
+impl Stream {
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events_requested.iter().any(|e| e == event_type)
+    }
+}

@@ -25,6 +25,8 @@ mod requests;
 mod risc;
 mod seed;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use control::ControlPolicy;
 use keys::{KeyRing, Keys};

@@ -1,6 +1,6 @@
 //! The emulator's data model: accounts with their Drive files and Gmail messages, OAuth
-//! clients, and Google's scope vocabulary. Plain data, imported by everything else, importing
-//! nothing of the emulator.
+//! clients, Google's scope vocabulary and RISC push streams. Plain data, imported by everything
+//! else, importing nothing of the emulator.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
 //! The RSA signing key, its JWKS and certificate, ID tokens and the discovery document: pure
-//! functions of the key and the issuer (the handlers that serve them are in `discovery`).
+//! functions of the key and the issuer (the handlers that serve them are in `oauth::discovery`; the X.509 form in `x509`).
 
 mod x509;
 

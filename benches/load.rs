@@ -304,7 +304,9 @@ mod driver {
     use sha2::Digest;
     use url::Url;
 
-    use super::helpers::{client_with_jar, csrf_token, CSRF_FIELD};
+    use google_emulator::testing::{walk_consent, Consent};
+
+    use super::helpers::client_with_jar;
 
     const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.metadata.readonly";
     /// The fields of the app's Drive files.list (src/google/drive.rs).
@@ -560,49 +562,17 @@ mod driver {
             .collect()
     }
 
-    /// The browser on the emulator's consent screen: opens the page, posts the form with every
+    /// The browser on the emulator's consent screen (the emulator's consent walker): every
     /// requested scope ticked and Allow; returns where the emulator redirects (back to the
     /// client). A screen the emulator skips is that redirect at once.
     async fn consent(
         browser: &reqwest::Client,
-        emu: &str,
+        _emu: &str,
         auth: &Url,
         account: &str,
     ) -> Result<Url, String> {
-        let page = browser
-            .get(auth.as_str())
-            .send()
-            .await
-            .map_err(err("the consent page"))?;
-        if page.status().is_redirection() {
-            return location(&page, "the authorization endpoint");
-        }
-        let html = expect(page, 200, "the consent page").await?;
-        let token = csrf_token(&html).ok_or("the consent page has no CSRF token")?;
-        let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
-        let scopes = form
-            .iter()
-            .find(|(k, _)| k == "scope")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        for s in scopes.split(' ') {
-            if !matches!(s, "openid" | "email" | "profile" | "") {
-                form.push(("granted_scope".into(), s.into()));
-            }
-        }
-        form.push((CSRF_FIELD.into(), token));
-        form.push(("account".into(), account.into()));
-        form.push(("action".into(), "allow".into()));
-        let resp = browser
-            .post(format!("{emu}{}", auth.path()))
-            .form(&form)
-            .send()
-            .await
-            .map_err(err("the consent POST"))?;
-        if !resp.status().is_redirection() {
-            return Err(format!("the consent POST answered {}", resp.status()));
-        }
-        location(&resp, "the consent POST")
+        let back = walk_consent(browser, auth.as_str(), Consent::allow(account)).await?;
+        Url::parse(&back).map_err(|e| format!("the consent redirect {back}: {e}"))
     }
 
     /// One browser's whole sign-in at the app, ending on its signed-in home page.

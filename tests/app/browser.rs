@@ -1,8 +1,8 @@
 //! Browser tests: Debian's Chromium, headless, driven through chromedriver. Few and real.
 
-use thirtyfour::prelude::*;
+use google_emulator::testing::chromium::{chromium, save_artifacts, start_chromedriver};
+use google_emulator::testing::thirtyfour::prelude::*;
 
-use crate::chromium::{chromium, save_artifacts, start_chromedriver};
 use crate::helpers::{Backend, TestApp};
 
 /// Runs `body`; on failure saves a screenshot and the page source under test-artifacts/.

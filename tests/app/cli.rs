@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, csrf_token, location, on_both_backends, CSRF_FIELD};
+use crate::helpers::{client_with_jar, location, on_both_backends};
+use google_emulator::testing::{walk_consent, Consent};
 
 const ALICE_EMAIL: &str = "alice@example.test";
 
@@ -130,24 +131,13 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
         .unwrap();
     let auth = url::Url::parse(location(&start)).unwrap();
     assert_eq!(auth.port(), Some(emu_port));
-    // The consent page, as the browser shows it: its form carries a CSRF token.
-    let page = client.get(auth.as_str()).send().await.unwrap();
-    let token = csrf_token(&page.text().await.unwrap()).expect("a consent form");
-    let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
-    form.push((CSRF_FIELD.into(), token));
-    form.push(("account".into(), "alice@example.test".into()));
-    form.push(("action".into(), "allow".into()));
-    form.push((
-        "granted_scope".into(),
-        "https://www.googleapis.com/auth/drive.metadata.readonly".into(),
-    ));
-    let back = client
-        .post(format!("http://127.0.0.1:{emu_port}/o/oauth2/v2/auth"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let done = client.get(location(&back)).send().await.unwrap();
+    // The consent page, as the browser shows it (its form carries a CSRF token).
+    let consent = Consent {
+        ticked: Some(&["https://www.googleapis.com/auth/drive.metadata.readonly"]),
+        ..Consent::allow("alice@example.test")
+    };
+    let back = walk_consent(&client, auth.as_str(), consent).await.unwrap();
+    let done = client.get(&back).send().await.unwrap();
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let home = client.get(format!("{app}/")).send().await.unwrap();
     let body = home.text().await.unwrap();
@@ -204,7 +194,7 @@ async fn default_mode_serves_with_sqlite_and_the_emulator() {
     assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
 
     // No token, code or secret in any log line, even at debug level.
-    let code = url::Url::parse(location(&back))
+    let code = url::Url::parse(&back)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")

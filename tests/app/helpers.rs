@@ -5,16 +5,13 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use google_emulator::testing::{walk_consent, Consent};
 use google_emulator::{self as emulator, ClientKind, ClientRegistration};
 use offline_access::config::{ClientSecret, GoogleSource, Settings};
 use offline_access::store::Db;
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode};
 use url::Url;
-
-#[path = "../support/consent_form.rs"]
-mod consent_form;
-pub use consent_form::{csrf_token, CSRF_FIELD};
 
 pub const SECRET: &str = "test-secret-key-0123456789-0123456789-0123456789-0123456789-0123456789";
 pub const CLIENT_ID: &str = "test-app.apps.googleusercontent.com";
@@ -334,22 +331,11 @@ impl TestApp {
         account: &str,
         action: &str,
     ) -> Url {
-        let scopes = auth_url
-            .query_pairs()
-            .find(|(k, _)| k == "scope")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default();
-        let ticked: Vec<&str> = scopes
-            .split(' ')
-            .filter(|s| !matches!(*s, "openid" | "email" | "profile"))
-            .collect();
-        self.consent_ticking(client, auth_url, account, action, &ticked)
-            .await
+        self.walk(client, auth_url, account, action, None).await
     }
 
     /// Answers the consent screen as a browser would, with only the `ticked` scope checkboxes
-    /// ticked: opens the page (the form's CSRF token is in a hidden input), then posts the
-    /// form. When the emulator skips the screen (it knows the account, whose consent already
+    /// ticked. When the emulator skips the screen (it knows the account, whose consent already
     /// covers the request), the browser is on its way back at once: that redirect is the answer.
     pub async fn consent_ticking(
         &self,
@@ -359,30 +345,29 @@ impl TestApp {
         action: &str,
         ticked: &[&str],
     ) -> Url {
-        let page = client.get(auth_url.as_str()).send().await.unwrap();
-        if page.status().is_redirection() {
-            assert_eq!(action, "allow", "the emulator skipped the consent screen");
-            return Url::parse(location(&page)).unwrap();
-        }
-        assert_eq!(page.status(), StatusCode::OK, "the consent page");
-        let html = page.text().await.unwrap();
-        let token = csrf_token(&html).expect("the consent form's CSRF token");
-        let mut form: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
-        form.push((CSRF_FIELD.into(), token));
-        for s in ticked {
-            form.push(("granted_scope".into(), s.to_string()));
-        }
-        form.push(("account".into(), account.into()));
-        form.push(("action".into(), action.into()));
-        let post_url = format!("{}{}", self.emu, auth_url.path());
-        let resp = client.post(post_url).form(&form).send().await.unwrap();
-        assert!(
-            resp.status().is_redirection(),
-            "consent answered {}: {}",
-            resp.status(),
-            resp.text().await.unwrap_or_default()
-        );
-        Url::parse(location(&resp)).unwrap()
+        self.walk(client, auth_url, account, action, Some(ticked))
+            .await
+    }
+
+    /// The emulator's consent walker (`google_emulator::testing::walk_consent`): where the
+    /// emulator sends the browser back.
+    async fn walk(
+        &self,
+        client: &reqwest::Client,
+        auth_url: &Url,
+        account: &str,
+        action: &str,
+        ticked: Option<&[&str]>,
+    ) -> Url {
+        let consent = Consent {
+            account,
+            action,
+            ticked,
+        };
+        let back = walk_consent(client, auth_url.as_str(), consent)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Url::parse(&back).unwrap()
     }
 
     /// The whole sign-in; returns the callback's response (303 to `/` on success).

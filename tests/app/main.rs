@@ -6,8 +6,6 @@ mod architecture;
 mod authcode;
 mod bad_input;
 mod browser;
-#[path = "../support/chromium.rs"]
-mod chromium;
 mod cli;
 mod gmail;
 mod hardening;

@@ -11,33 +11,24 @@ use std::time::Duration;
 
 use actix_web::{middleware, web, App, HttpServer};
 
-mod authorize;
-mod authreq;
+mod api;
 mod cli;
 mod control;
 mod cors;
-mod delivery;
-mod discovery;
-mod drive;
 mod errors;
 mod faults;
-mod fields;
-mod formtoken;
-mod gmail;
-mod guard;
 mod keys;
 mod model;
+mod oauth;
 mod persist;
 mod requests;
-mod revoke;
 mod risc;
 mod seed;
 mod state;
-mod token;
-mod userinfo;
-mod x509;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-use guard::ControlPolicy;
+use control::ControlPolicy;
 use keys::{KeyRing, Keys};
 use state::{Shared, Store};
 
@@ -156,13 +147,35 @@ pub fn start(
     options: Options,
 ) -> anyhow::Result<(Emulator, actix_web::dev::Server)> {
     let addr = listener.local_addr()?;
-    let url = options
+    let url = issuer_of(&options, addr);
+    let controls = addr.ip().is_loopback() || options.allow_controls;
+    let shared = Arc::new(shared_state(url.clone(), &options)?);
+    let policy = ControlPolicy::new(addr, &url, &options.allowed_hosts);
+    keep_state_file(&shared)?;
+    let server = serve(listener, shared.clone(), policy, controls)?;
+    Ok((
+        Emulator {
+            url,
+            controls,
+            shared,
+        },
+        server,
+    ))
+}
+
+/// The issuer announced: the configured one without a trailing slash, else the listener's
+/// origin.
+fn issuer_of(options: &Options, addr: std::net::SocketAddr) -> String {
+    options
         .issuer
         .clone()
         .map(|s| s.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| announced_origin(addr));
-    let controls = addr.ip().is_loopback() || options.allow_controls;
-    let seed = load_seed(options.seed.as_ref())?;
+        .unwrap_or_else(|| announced_origin(addr))
+}
+
+/// The store and signing keys to begin with: the state file's (a configured signing key
+/// replacing its keys), else the seed's with the configured or a generated key.
+fn initial_state(options: &Options, seed: &seed::Seed) -> anyhow::Result<(Store, KeyRing)> {
     let kept = match &options.state_file {
         Some(path) if !options.reset_state => persist::load(path)?,
         _ => None,
@@ -171,7 +184,7 @@ pub fn start(
         Some(p) => Some(Keys::from_file(p)?),
         None => None,
     };
-    let (store, keys) = match kept {
+    Ok(match kept {
         Some(doc) => {
             let kept_keys = doc.keys().map_err(|reason| StateFileError {
                 path: options.state_file.clone().unwrap_or_default(),
@@ -183,13 +196,18 @@ pub fn start(
             )
         }
         None => (
-            Store::from_seed(&seed),
+            Store::from_seed(seed),
             KeyRing::one(chosen_key.unwrap_or_else(Keys::generated)),
         ),
-    };
-    let policy = web::Data::new(ControlPolicy::new(addr, &url, &options.allowed_hosts));
-    let shared = Arc::new(Shared {
-        issuer: url.clone(),
+    })
+}
+
+/// Everything the handlers share, built from the options.
+fn shared_state(issuer: String, options: &Options) -> anyhow::Result<Shared> {
+    let seed = load_seed(options.seed.as_ref())?;
+    let (store, keys) = initial_state(options, &seed)?;
+    Ok(Shared {
+        issuer,
         start_profile: options.profile,
         profile: Mutex::new(options.profile),
         keys: Mutex::new(keys),
@@ -203,79 +221,56 @@ pub fn start(
         pinned_clients: Mutex::new(HashMap::new()),
         faults: Mutex::default(),
         log: Mutex::default(),
-        risc_http: delivery::http_client()?,
+        risc_http: risc::delivery::http_client()?,
         risc_retry_base: options
             .risc_retry_base
             .unwrap_or(Duration::from_millis(500)),
         risc_generation: Default::default(),
-    });
+    })
+}
+
+/// With a state file: writes it at once (a path that cannot be written fails the start, not a
+/// later save), then starts the debounced writer.
+fn keep_state_file(shared: &Arc<Shared>) -> Result<(), StateFileError> {
     if let Some(file) = &shared.persister {
-        // Written at once: a path that cannot be written fails the start, not a later save.
-        persist::save(&shared).map_err(|e| StateFileError {
+        persist::save(shared).map_err(|e| StateFileError {
             path: file.path().to_path_buf(),
             reason: format!("cannot be written: {e}"),
         })?;
         tokio::spawn(persist::writer(shared.clone()));
     }
-    let data = web::Data::from(shared.clone());
-    let server = HttpServer::new(move || {
-        let mut app = App::new()
+    Ok(())
+}
+
+/// The HTTP server: Google's endpoints, and the controls when they are served.
+fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    policy: ControlPolicy,
+    controls: bool,
+) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::from(shared);
+    let policy = web::Data::new(policy);
+    Ok(HttpServer::new(move || {
+        let app = App::new()
             .app_data(data.clone())
             .app_data(policy.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(requests::log_requests))
             .wrap(middleware::from_fn(cors::cors))
-            .route(
-                "/.well-known/openid-configuration",
-                web::get().to(discovery::discovery),
-            )
-            .route(
-                "/.well-known/risc-configuration",
-                web::get().to(discovery::risc_configuration),
-            )
-            .route("/oauth2/v3/certs", web::get().to(discovery::certs))
-            .route("/oauth2/v1/certs", web::get().to(discovery::certs_v1))
-            .route("/o/oauth2/v2/auth", web::get().to(authorize::get))
-            .route("/o/oauth2/v2/auth", web::post().to(authorize::post))
-            .route("/o/oauth2/auth", web::get().to(authorize::get))
-            .route("/o/oauth2/auth", web::post().to(authorize::post))
-            .route("/token", web::post().to(token::token))
-            .route("/revoke", web::post().to(revoke::revoke))
-            .route("/revoke", web::get().to(revoke::revoke))
-            .route("/o/oauth2/revoke", web::post().to(revoke::revoke))
-            .route("/oauth2/v3/userinfo", web::get().to(userinfo::userinfo))
-            .route("/tokeninfo", web::get().to(userinfo::tokeninfo))
-            .route("/tokeninfo", web::post().to(userinfo::tokeninfo))
-            .route("/oauth2/v3/tokeninfo", web::get().to(userinfo::tokeninfo))
-            .route("/oauth2/v3/userinfo", web::post().to(userinfo::userinfo))
-            .route("/drive/v3/files", web::get().to(drive::list))
-            .route("/drive/v3/files/{id}", web::get().to(drive::get))
-            .route(
-                "/gmail/v1/users/{user}/messages",
-                web::get().to(gmail::list),
-            )
-            .route(
-                "/gmail/v1/users/{user}/messages/{id}",
-                web::get().to(gmail::get),
-            );
+            .configure(oauth::routes)
+            .configure(api::routes);
         if controls {
-            app = app.configure(control::routes);
+            app.configure(control::routes)
+        } else {
+            app
         }
-        app
     })
     .workers(2)
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?
-    .run();
-    Ok((
-        Emulator {
-            url,
-            controls,
-            shared,
-        },
-        server,
-    ))
+    .run())
 }
 
 /// The origin the emulator announces for a listening address: `http://ADDR`, with a wildcard

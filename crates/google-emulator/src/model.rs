@@ -1,6 +1,6 @@
 //! The emulator's data model: accounts with their Drive files and Gmail messages, OAuth
-//! clients, and Google's scope vocabulary. Plain data, imported by everything else, importing
-//! nothing of the emulator.
+//! clients, Google's scope vocabulary and RISC push streams. Plain data, imported by everything
+//! else, importing nothing of the emulator.
 
 use std::collections::BTreeSet;
 
@@ -113,4 +113,19 @@ pub fn scope_string(scopes: &BTreeSet<String>) -> String {
     let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
     v.sort_by_key(|s| (!is_basic(s), *s));
     v.join(" ")
+}
+
+/// A push stream: where to POST the SETs, for which client (`aud`), which event types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stream {
+    pub receiver: String,
+    pub client_id: String,
+    /// Event type URIs.
+    pub events_requested: Vec<String>,
+}
+
+impl Stream {
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events_requested.iter().any(|e| e == event_type)
+    }
 }

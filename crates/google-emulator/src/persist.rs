@@ -19,8 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeyRing, Keys};
-use crate::model::{Account, ClientRegistration, Profile};
-use crate::risc::Stream;
+use crate::model::{Account, ClientRegistration, Profile, Stream};
 use crate::state::{AccessEntry, Consent, RefreshEntry, Shared, Store};
 
 /// What the document says it is, so that another JSON file is not taken for one.

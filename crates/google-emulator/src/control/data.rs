@@ -1,13 +1,13 @@
 //! Controls that shape the data: accounts, clients, Drive files and Gmail messages.
 
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{bad, not_found, parse};
 use crate::errors::{json_response, Refusal};
-use crate::model::ClientRegistration;
+use crate::model::{Account, ClientRegistration, DriveFile, Message};
 use crate::seed::{make_account, make_file, make_message, AccountInput, FileInput, MessageInput};
 use crate::state::Shared;
 
@@ -62,43 +62,73 @@ pub async fn add_client(
     Ok(json_response(201, &out))
 }
 
+/// What the append controls add to an account: Drive files or Gmail messages.
+pub trait Appended: Sized {
+    /// The control's body: `{"files": [...]}` or `{"messages": [...]}`.
+    type Body: for<'de> Deserialize<'de>;
+    type Input;
+    /// The body's and the answer's field.
+    const FIELD: &'static str;
+    fn inputs(body: Self::Body) -> Vec<Self::Input>;
+    fn list(account: &mut Account) -> &mut Vec<Self>;
+    fn make(email: &str, index: usize, input: Self::Input, now: DateTime<Utc>) -> Self;
+    /// The item as the answer names it.
+    fn summary(&self) -> Value;
+}
+
 #[derive(Deserialize)]
-struct FilesBody {
+pub struct FilesBody {
     files: Vec<FileInput>,
 }
 
 #[derive(Deserialize)]
-struct MessagesBody {
+pub struct MessagesBody {
     messages: Vec<MessageInput>,
 }
 
-pub async fn add_files(
-    shared: web::Data<Shared>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, Refusal> {
-    let input: FilesBody = parse(&body)?;
-    let email = path.into_inner();
-    let mut store = shared.store_mut();
-    let Some(account) = store.account_mut(&email) else {
-        return Err(not_found(&email));
-    };
-    let now = Utc::now();
-    let mut ids = vec![];
-    for f in input.files {
-        let file = make_file(&account.email, account.files.len(), f, now);
-        ids.push(json!({"id": file.id, "name": file.name}));
-        account.files.push(file);
+impl Appended for DriveFile {
+    type Body = FilesBody;
+    type Input = FileInput;
+    const FIELD: &'static str = "files";
+    fn inputs(body: FilesBody) -> Vec<FileInput> {
+        body.files
     }
-    Ok(json_response(201, &json!({"files": ids})))
+    fn list(account: &mut Account) -> &mut Vec<Self> {
+        &mut account.files
+    }
+    fn make(email: &str, index: usize, input: FileInput, now: DateTime<Utc>) -> Self {
+        make_file(email, index, input, now)
+    }
+    fn summary(&self) -> Value {
+        json!({"id": self.id, "name": self.name})
+    }
 }
 
-pub async fn add_messages(
+impl Appended for Message {
+    type Body = MessagesBody;
+    type Input = MessageInput;
+    const FIELD: &'static str = "messages";
+    fn inputs(body: MessagesBody) -> Vec<MessageInput> {
+        body.messages
+    }
+    fn list(account: &mut Account) -> &mut Vec<Self> {
+        &mut account.messages
+    }
+    fn make(email: &str, index: usize, input: MessageInput, now: DateTime<Utc>) -> Self {
+        make_message(email, index, input, now)
+    }
+    fn summary(&self) -> Value {
+        json!({"id": self.id, "threadId": self.thread_id})
+    }
+}
+
+/// `POST /emulator/accounts/{email}/files` and `…/messages`: appends to the account's list.
+pub async fn append<T: Appended>(
     shared: web::Data<Shared>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Refusal> {
-    let input: MessagesBody = parse(&body)?;
+    let input: T::Body = parse(&body)?;
     let email = path.into_inner();
     let mut store = shared.store_mut();
     let Some(account) = store.account_mut(&email) else {
@@ -106,10 +136,11 @@ pub async fn add_messages(
     };
     let now = Utc::now();
     let mut ids = vec![];
-    for m in input.messages {
-        let msg = make_message(&account.email, account.messages.len(), m, now);
-        ids.push(json!({"id": msg.id, "threadId": msg.thread_id}));
-        account.messages.push(msg);
+    for item in T::inputs(input) {
+        let index = T::list(account).len();
+        let made = T::make(&account.email, index, item, now);
+        ids.push(made.summary());
+        T::list(account).push(made);
     }
-    Ok(json_response(201, &json!({"messages": ids})))
+    Ok(json_response(201, &json!({ T::FIELD: ids })))
 }

@@ -11,11 +11,11 @@ use serde_json::json;
 
 use super::risc::account_outgoing;
 use super::{bad, not_found, parse};
-use crate::delivery::{emit, streams_for};
 use crate::errors::{json_response, Refusal};
 use crate::keys::IdTokenInput;
 use crate::model::ClientKind;
 use crate::model::{normalize_scope, scope_string, EMAIL, OPENID, PROFILE};
+use crate::risc::delivery::{emit, streams_for};
 use crate::risc::TOKENS_REVOKED;
 use crate::state::id_token;
 use crate::state::{CodeEntry, Shared};

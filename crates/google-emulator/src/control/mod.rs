@@ -8,17 +8,20 @@
 mod data;
 mod faults;
 mod grants;
+mod guard;
 mod lifecycle;
 mod risc;
+
+pub use guard::ControlPolicy;
 
 use actix_web::{middleware, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::{json_refusal, json_response, Refusal};
-use super::guard::guard_controls;
-use super::model::Profile;
-use super::state::Shared;
+use crate::errors::{json_refusal, json_response, Refusal};
+use crate::model::{DriveFile, Message, Profile};
+use crate::state::Shared;
+use guard::guard_controls;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -37,10 +40,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/accounts", web::post().to(data::add_account))
             .route("/accounts", web::get().to(data::list_accounts))
             .route("/clients", web::post().to(data::add_client))
-            .route("/accounts/{email}/files", web::post().to(data::add_files))
+            .route(
+                "/accounts/{email}/files",
+                web::post().to(data::append::<DriveFile>),
+            )
             .route(
                 "/accounts/{email}/messages",
-                web::post().to(data::add_messages),
+                web::post().to(data::append::<Message>),
             )
             .route(
                 "/accounts/{email}/expire-tokens",

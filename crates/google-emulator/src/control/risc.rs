@@ -10,11 +10,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{bad, not_found, parse};
-use crate::delivery::{emit, streams_for, Outgoing};
 use crate::errors::{json_refusal, json_response, Refusal};
+use crate::model::Stream;
+use crate::risc::delivery::{emit, streams_for, Outgoing};
 use crate::risc::{
-    account_subject, event_type, token_subject, Stream, TokenIdAlg, ACCOUNT_DISABLED,
-    ACCOUNT_ENABLED, EVENT_TYPES, TOKEN_REVOKED, VERIFICATION,
+    account_subject, event_type, token_subject, TokenIdAlg, ACCOUNT_DISABLED, ACCOUNT_ENABLED,
+    EVENT_TYPES, TOKEN_REVOKED, VERIFICATION,
 };
 use crate::state::Shared;
 

@@ -10,13 +10,13 @@ use base64::Engine;
 use chrono::Utc;
 
 use super::authreq::{validate, AuthRequest};
-use super::errors::error_page;
-use super::errors::Refusal;
-use super::faults::LogInfo;
-use super::formtoken;
-use super::model::{is_basic, normalize_scope, scope_string, OFFLINE_ACCESS};
-use super::state::{random_token, take_fault};
-use super::state::{CodeEntry, Shared, Store};
+use crate::errors::error_page;
+use crate::errors::Refusal;
+use crate::faults::LogInfo;
+use crate::model::{is_basic, normalize_scope, scope_string, OFFLINE_ACCESS};
+use crate::state::formtoken;
+use crate::state::{random_token, take_fault};
+use crate::state::{CodeEntry, Shared, Store};
 
 pub const ACCOUNTS_COOKIE: &str = "GEMU_ACCOUNTS";
 

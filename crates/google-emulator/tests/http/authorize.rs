@@ -379,19 +379,19 @@ async fn click_through(
 #[tokio::test]
 async fn browser_consent_with_one_scope_unticked() {
     let emu = start().await;
-    let callback = browser::spawn_callback_page();
+    let callback = crate::callback_page::spawn_callback_page();
     emu.emulator.register_client(ClientRegistration {
         client_id: "browser.apps.googleusercontent.com".into(),
         client_secret: "browser-secret".into(),
         kind: ClientKind::Web,
         redirect_uris: vec![callback.clone()],
     });
-    let chromedriver = crate::chromium::start_chromedriver().await;
+    let chromedriver = chromium::start_chromedriver().await;
     let profile = tempfile::tempdir().unwrap();
-    let driver = crate::chromium::chromium(&chromedriver, &profile).await;
+    let driver = chromium::chromium(&chromedriver, &profile).await;
     let result = click_through(&driver, &emu, &callback).await;
     if result.is_err() {
-        crate::chromium::save_artifacts(&driver, "emulator-consent").await;
+        chromium::save_artifacts(&driver, "emulator-consent").await;
     }
     let _ = driver.quit().await;
     drop(chromedriver);

@@ -2,9 +2,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::errors::{oauth_error, Refusal};
-use super::state::take_fault;
-use super::state::Shared;
+use crate::errors::{oauth_error, Refusal};
+use crate::state::take_fault;
+use crate::state::Shared;
 
 pub async fn revoke(
     shared: web::Data<Shared>,

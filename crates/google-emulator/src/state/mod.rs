@@ -11,13 +11,14 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+pub mod formtoken;
+
 use super::errors::Refusal;
 use super::faults::{fault_response, Faults, RequestLog};
-use super::formtoken::FormTokens;
 use super::keys::{sign_id_token, IdTokenInput, KeyRing};
-use super::model::{Account, ClientRegistration, Profile};
-use super::risc::Stream;
+use super::model::{Account, ClientRegistration, Profile, Stream};
 use super::seed::Seed;
+use formtoken::FormTokens;
 
 /// What an account has consented to for one client.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -9,14 +9,14 @@ use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::errors::{oauth_error, Refusal};
-use super::faults::LogInfo;
-use super::keys::IdTokenInput;
-use super::model::ClientKind;
-use super::model::{scope_string, OPENID};
-use super::state::id_token;
-use super::state::take_fault;
-use super::state::{Shared, Store};
+use crate::errors::{oauth_error, Refusal};
+use crate::faults::LogInfo;
+use crate::keys::IdTokenInput;
+use crate::model::ClientKind;
+use crate::model::{scope_string, OPENID};
+use crate::state::id_token;
+use crate::state::take_fault;
+use crate::state::{Shared, Store};
 
 fn invalid_request(d: &str) -> Refusal {
     oauth_error(400, "invalid_request", d)
@@ -330,7 +330,7 @@ fn refresh(
             let wanted: BTreeSet<String> = s
                 .split(' ')
                 .filter(|x| !x.is_empty())
-                .map(super::model::normalize_scope)
+                .map(crate::model::normalize_scope)
                 .collect();
             if !wanted.is_subset(&entry.scopes) {
                 return Err(oauth_error(400, "invalid_scope", "Some requested scopes were invalid. They are not a subset of the originally granted scopes."));

@@ -1,4 +1,4 @@
-//! A tiny callback page for the browser test (the browser itself: tests/support/chromium.rs).
+//! A tiny callback page for the browser test (the browser itself: `testing::chromium`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -1,13 +1,14 @@
-//! `GET /oauth2/v3/userinfo` and the Bearer-token check shared with Drive and Gmail.
+//! `GET /oauth2/v3/userinfo`, `/tokeninfo`, and reading a request's Bearer token (also for
+//! Drive and Gmail: `api::api_call`).
 
 use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::errors::{api_insufficient_scope, api_unauthenticated, oauth_error, Refusal};
-use super::model::{EMAIL, PROFILE};
-use super::state::take_fault;
-use super::state::{AccessEntry, Shared};
+use crate::errors::{oauth_error, Refusal};
+use crate::model::{EMAIL, PROFILE};
+use crate::state::take_fault;
+use crate::state::Shared;
 
 /// The Bearer token of a request (`Authorization` header, else `access_token` query parameter).
 pub fn bearer(req: &HttpRequest) -> Option<String> {
@@ -21,48 +22,6 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
-}
-
-/// Authenticates an API call: 401 `authError` or 403 insufficient scope in Google's API shape.
-pub fn api_auth(
-    shared: &Shared,
-    req: &HttpRequest,
-    method: &str,
-    accepted: &[&str],
-) -> Result<AccessEntry, Refusal> {
-    let token = bearer(req).ok_or_else(api_unauthenticated)?;
-    let entry = shared
-        .store()
-        .live_access(&token)
-        .cloned()
-        .ok_or_else(api_unauthenticated)?;
-    if !accepted.iter().any(|s| entry.scopes.contains(*s)) {
-        return Err(api_insufficient_scope(method, accepted));
-    }
-    Ok(entry)
-}
-
-/// What every Drive and Gmail handler starts from: the endpoint's pending fault (if any), then
-/// the access token's grant (401 / 403 in Google's API shape), then the query parameters.
-pub struct ApiCall {
-    pub entry: AccessEntry,
-    pub params: Vec<(String, String)>,
-}
-
-/// The shared prologue of the API handlers: [`ApiCall`].
-pub async fn api_call(
-    shared: &Shared,
-    req: &HttpRequest,
-    endpoint: &str,
-    method: &str,
-    accepted: &[&str],
-) -> Result<ApiCall, Refusal> {
-    take_fault(shared, endpoint).await?;
-    let entry = api_auth(shared, req, method, accepted)?;
-    let params = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    Ok(ApiCall { entry, params })
 }
 
 fn unauthorized() -> Refusal {
@@ -134,7 +93,7 @@ pub async fn tokeninfo(
             "azp": entry.client_id,
             "aud": entry.client_id,
             "sub": account.sub,
-            "scope": super::model::scope_string(&entry.scopes),
+            "scope": crate::model::scope_string(&entry.scopes),
             "exp": exp.to_string(),
             "expires_in": (exp - chrono::Utc::now().timestamp()).max(0).to_string(),
             "access_type": if store.refresh.values().any(|r| r.family == entry.family) { "offline" } else { "online" },

@@ -12,9 +12,10 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use super::faults::{DeliveryLog, LogEntry, RISC_DELIVERY};
-use super::risc::{new_jti, set_claims, sign_set, Stream};
-use super::state::Shared;
+use super::events::{new_jti, set_claims, sign_set};
+use crate::faults::{DeliveryLog, LogEntry, RISC_DELIVERY};
+use crate::model::Stream;
+use crate::state::Shared;
 
 /// How long one attempt may take before it counts as unanswered.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use super::errors::error_page;
-use super::errors::Refusal;
-use super::model::{is_basic, normalize_scope, OFFLINE_ACCESS};
-use super::model::{ClientRegistration, Profile};
-use super::state::Store;
+use crate::errors::error_page;
+use crate::errors::Refusal;
+use crate::model::{is_basic, normalize_scope, OFFLINE_ACCESS};
+use crate::model::{ClientRegistration, Profile};
+use crate::state::Store;
 
 /// The parameters the consent form carries back as hidden fields, in this order.
 pub const AUTH_PARAMS: &[&str] = &[

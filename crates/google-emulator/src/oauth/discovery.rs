@@ -4,10 +4,10 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::errors::Refusal;
-use super::keys::discovery_document;
-use super::risc::configuration_document;
-use super::state::{take_fault, Shared};
+use crate::errors::Refusal;
+use crate::keys::discovery_document;
+use crate::risc::configuration_document;
+use crate::state::{take_fault, Shared};
 
 /// `GET /oauth2/v3/certs`: the JWKS.
 pub async fn certs(shared: web::Data<Shared>) -> Result<HttpResponse, Refusal> {

@@ -1,6 +1,6 @@
 //! Cross-Account Protection (RISC): the event vocabulary, the push streams a receiver
 //! registers, the configuration document and the Security Event Tokens (SETs) themselves — pure
-//! functions of the issuer and the signing key (the delivery is `delivery`'s, the controls are
+//! functions of the issuer and the signing key (the delivery is `super::delivery`'s, the controls are
 //! `control::risc`).
 //!
 //! A SET is an RS256 JWT signed with the ID-token key, typed `secevent+jwt`, with `iss` the
@@ -10,11 +10,11 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
-use super::keys::Keys;
+use crate::keys::Keys;
 
 /// The only delivery method Google supports.
 pub const PUSH: &str = "https://schemas.openid.net/secevent/risc/delivery-method/push";
@@ -44,21 +44,6 @@ pub fn event_type(name: &str) -> Option<&'static str> {
     EVENT_TYPES.iter().copied().find(|uri| {
         *uri == name || (uri.strip_prefix(RISC).or_else(|| uri.strip_prefix(OAUTH)) == Some(name))
     })
-}
-
-/// A push stream: where to POST the SETs, for which client (`aud`), which event types.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stream {
-    pub receiver: String,
-    pub client_id: String,
-    /// Event type URIs.
-    pub events_requested: Vec<String>,
-}
-
-impl Stream {
-    pub fn wants(&self, event_type: &str) -> bool {
-        self.events_requested.iter().any(|e| e == event_type)
-    }
 }
 
 /// The RISC issuer: the OpenID issuer with a trailing `/`.

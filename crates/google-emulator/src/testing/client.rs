@@ -1,20 +1,17 @@
-//! Helpers for the emulator's HTTP tests.
-#![allow(dead_code)]
-
-pub mod browser;
-#[path = "../support/consent_form.rs"]
-pub mod consent_form;
-
-pub use consent_form::{csrf_token, CSRF_FIELD};
+//! [`Emu`]: an emulator started on port 0 with the tests' web client registered, and a client
+//! that speaks to it as a browser and an app do (authorization requests, the consent form,
+//! token calls, APIs, controls).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use google_emulator::{self as emulator, ClientKind, ClientRegistration, Emulator, Options};
 use reqwest::redirect::Policy;
 use serde_json::Value;
+
+use super::consent::{consent_form, csrf_token, post_consent_form};
+use crate::{ClientKind, ClientRegistration, Emulator, Options};
 
 pub const CLIENT_ID: &str = "test-web.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-test-secret";
@@ -47,7 +44,7 @@ pub async fn start() -> Emu {
 
 pub async fn start_with(options: Options) -> Emu {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let (emulator, server) = emulator::start(listener, options).expect("start");
+    let (emulator, server) = crate::start(listener, options).expect("start");
     tokio::spawn(server);
     Emu::of(emulator)
 }
@@ -80,19 +77,19 @@ pub fn location(res: &reqwest::Response) -> String {
         .get("location")
         .expect("a Location header")
         .to_str()
-        .unwrap()
+        .expect("a readable Location")
         .to_string()
 }
 
 /// Decodes a JWT's header and claims without checking anything.
 pub fn jwt_parts(jwt: &str) -> (Value, Value) {
-    let mut it = jwt.split('.');
-    let h = URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap();
-    let c = URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap();
-    (
-        serde_json::from_slice(&h).unwrap(),
-        serde_json::from_slice(&c).unwrap(),
-    )
+    let mut it = jwt.split('.').map(|part| {
+        let json = URL_SAFE_NO_PAD.decode(part).expect("a base64url JWT part");
+        serde_json::from_slice(&json).expect("a JSON JWT part")
+    });
+    let header = it.next().expect("a JWT header");
+    let claims = it.next().expect("JWT claims");
+    (header, claims)
 }
 
 impl Emu {
@@ -173,23 +170,8 @@ impl Emu {
         action: &str,
         ticked: &[&str],
     ) -> reqwest::Response {
-        let mut form = params.to_vec();
-        if let Some(t) = token {
-            form.push((CSRF_FIELD.into(), t.into()));
-        }
-        form.push(("account".into(), account.into()));
-        form.push(("action".into(), action.into()));
-        for s in ticked {
-            form.push(("granted_scope".into(), s.to_string()));
-        }
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&form)
-            .finish();
-        client
-            .post(format!("{}/o/oauth2/v2/auth", self.url))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+        let form = consent_form(params, token, account, action, ticked);
+        post_consent_form(client, &format!("{}/o/oauth2/v2/auth", self.url), &form)
             .await
             .expect("POST consent")
     }
@@ -295,49 +277,4 @@ impl Emu {
     pub async fn post_control(&self, path: &str, body: Value) -> (u16, Value) {
         self.control(reqwest::Method::POST, path, Some(body)).await
     }
-}
-
-/// One row of a refusal table: a token request's form, the status and the `error` it gets.
-pub type Refusal<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
-
-/// The token endpoint's refusals as a table: each form must get `(status, error)`.
-pub async fn assert_token_errors(emu: &Emu, cases: &[Refusal<'_>]) {
-    for (form, status, error) in cases {
-        let (got, body) = emu.token(form).await;
-        assert_eq!(
-            (got, body["error"].as_str()),
-            (*status, Some(*error)),
-            "{form:?}: {body}"
-        );
-    }
-}
-
-/// Verifies an RS256 JWT against the emulator's JWKS.
-pub async fn verify_rs256(emu: &Emu, jwt: &str) -> bool {
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::signature::Verifier;
-    use rsa::{BigUint, RsaPublicKey};
-    let jwks = emu.get_json("/oauth2/v3/certs").await;
-    let (header, _) = jwt_parts(jwt);
-    let Some(key) = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-    else {
-        return false;
-    };
-    let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
-    let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
-    let pk = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e)).unwrap();
-    let (input, sig) = jwt.rsplit_once('.').unwrap();
-    let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
-        return false;
-    };
-    let Ok(sig) = Signature::try_from(sig.as_slice()) else {
-        return false;
-    };
-    VerifyingKey::<sha2::Sha256>::new(pk)
-        .verify(input.as_bytes(), &sig)
-        .is_ok()
 }

@@ -24,7 +24,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::errors::json_response;
+use crate::errors::json_response;
 
 /// The hosts this emulator answers controls for.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
 //! The RSA signing key, its JWKS and certificate, ID tokens and the discovery document: pure
-//! functions of the key and the issuer (the handlers that serve them are in `discovery`).
+//! functions of the key and the issuer (the handlers that serve them are in `oauth::discovery`; the X.509 form in `x509`).
+
+mod x509;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,8 +18,8 @@ use rsa::RsaPrivateKey;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::faults::IdTokenFault;
-use super::model::{Account, Profile, EMAIL, OFFLINE_ACCESS, PROFILE};
+use crate::faults::IdTokenFault;
+use crate::model::{Account, Profile, EMAIL, OFFLINE_ACCESS, PROFILE};
 
 pub struct Keys {
     signer: SigningKey<Sha256>,
@@ -75,7 +77,7 @@ impl Keys {
         let kid: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
         let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
         let signer = SigningKey::<Sha256>::new(key);
-        let cert_pem = super::x509::self_signed_pem(&signer, &public, &digest[..8])
+        let cert_pem = x509::self_signed_pem(&signer, &public, &digest[..8])
             .expect("encoding an RSA public key as DER does not fail");
         let public_pem = public
             .to_public_key_pem(LineEnding::LF)

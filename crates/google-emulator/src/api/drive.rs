@@ -6,11 +6,11 @@ use base64::Engine;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::errors::{api_error, api_invalid_param, json_response, Refusal};
 use super::fields::{self, Field};
-use super::model::DriveFile;
-use super::state::Shared;
-use super::userinfo::{api_call, ApiCall};
+use super::{api_call, ApiCall};
+use crate::errors::{api_error, api_invalid_param, json_response, Refusal};
+use crate::model::DriveFile;
+use crate::state::Shared;
 
 pub const DRIVE_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/drive",

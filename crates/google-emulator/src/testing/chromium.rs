@@ -1,7 +1,8 @@
-//! Headless Debian Chromium through chromedriver, shared by the test binaries that drive a
-//! browser. chromedriver is killed on drop, also when a test panics.
+//! Headless Debian Chromium (`/usr/bin/chromium`) through chromedriver, for the tests that
+//! drive a browser. chromedriver is killed on drop, also when a test panics.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,8 @@ impl Drop for ChromeDriver {
 /// Starts `/usr/bin/chromedriver` and waits until it answers.
 pub async fn start_chromedriver() -> ChromeDriver {
     let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
         .port();
     let child = Command::new("/usr/bin/chromedriver")
         .arg(format!("--port={port}"))
@@ -50,10 +50,11 @@ pub async fn start_chromedriver() -> ChromeDriver {
     panic!("chromedriver did not start");
 }
 
-/// A headless Chromium session with a fresh profile in `profile`.
-pub async fn chromium(driver: &ChromeDriver, profile: &tempfile::TempDir) -> WebDriver {
+/// A headless Chromium session with a fresh profile in `profile` (a temporary directory).
+pub async fn chromium(driver: &ChromeDriver, profile: impl AsRef<Path>) -> WebDriver {
     let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
+    caps.set_binary("/usr/bin/chromium")
+        .expect("the Chromium binary");
     for arg in [
         "--headless",
         "--no-sandbox",
@@ -66,18 +67,21 @@ pub async fn chromium(driver: &ChromeDriver, profile: &tempfile::TempDir) -> Web
         "--disable-dev-shm-usage",
         "--window-size=1280,800",
     ] {
-        caps.add_arg(arg).unwrap();
+        caps.add_arg(arg).expect("a Chromium argument");
     }
-    caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
-        .unwrap();
+    caps.add_arg(&format!("--user-data-dir={}", profile.as_ref().display()))
+        .expect("a Chromium argument");
     WebDriver::new(&driver.url, caps)
         .await
         .expect("a Chromium session")
 }
 
-/// Saves a screenshot and the page source under `test-artifacts/`; returns the folder.
-pub async fn save_artifacts(web: &WebDriver, name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+/// Saves a screenshot and the page source under `test-artifacts/` in the working directory
+/// (the package's root, under `cargo test`); returns the folder.
+pub async fn save_artifacts(web: &WebDriver, name: &str) -> PathBuf {
+    let dir = std::env::current_dir()
+        .unwrap_or_default()
+        .join("test-artifacts");
     let _ = std::fs::create_dir_all(&dir);
     let _ = web.screenshot(&dir.join(format!("{name}.png"))).await;
     if let Ok(src) = web.source().await {

@@ -7,10 +7,10 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::drive::{page_token, parse_page_token};
-use super::errors::{api_error, api_invalid_param, json_response, Refusal};
-use super::model::Message;
-use super::state::{AccessEntry, Shared};
-use super::userinfo::{api_call, ApiCall};
+use super::{api_call, ApiCall};
+use crate::errors::{api_error, api_invalid_param, json_response, Refusal};
+use crate::model::Message;
+use crate::state::{AccessEntry, Shared};
 
 const METADATA: &str = "https://www.googleapis.com/auth/gmail.metadata";
 pub const GMAIL_SCOPES: &[&str] = &[

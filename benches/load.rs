@@ -816,7 +816,7 @@ mod driver {
 
     async fn gmail_floor(a: &Args) -> Result<Value, String> {
         use offline_access::google::gmail::Gmail;
-        use offline_access::web::gmail::CONCURRENT_GETS;
+        use offline_access::web::handlers::gmail::CONCURRENT_GETS;
         let emu = Url::parse(&a.get("emulator")?).map_err(|e| e.to_string())?;
         let token = offline_access::secret::Token::new(a.get("token")?);
         // The app's own client, configured as the app configures it.

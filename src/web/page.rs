@@ -56,9 +56,12 @@ impl askama::Values for Layout {
     }
 }
 
+/// Renders a page with its layout.
+type RenderFn = Box<dyn FnOnce(&Layout) -> askama::Result<String>>;
+
 /// A page waiting in its response for the layout.
 struct Deferred {
-    render: Box<dyn FnOnce(&Layout) -> askama::Result<String>>,
+    render: RenderFn,
     /// Whether the page shows the signed-in banner (error pages do not).
     banner: bool,
 }

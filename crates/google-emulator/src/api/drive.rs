@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
+use super::call::{api_call, ApiCall};
 use super::fields::{self, Field};
-use super::{api_call, ApiCall};
 use crate::errors::{api_error, api_invalid_param, json_response, Refusal};
 use crate::model::DriveFile;
 use crate::state::Shared;

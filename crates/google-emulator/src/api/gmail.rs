@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
+use super::call::{api_call, ApiCall};
 use super::drive::{page_token, parse_page_token};
-use super::{api_call, ApiCall};
 use crate::errors::{api_error, api_invalid_param, json_response, Refusal};
 use crate::model::Message;
 use crate::state::{AccessEntry, Shared};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{bad, not_found, parse};
+use super::body::{bad, not_found, parse};
 use crate::errors::{json_response, Refusal};
 use crate::model::{Account, ClientRegistration, DriveFile, Message};
 use crate::seed::{make_account, make_file, make_message, AccountInput, FileInput, MessageInput};

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{bad, parse};
+use super::body::{bad, parse};
 use crate::errors::{json_response, Refusal};
 use crate::faults::{ApiReason, EndpointFault, IdTokenFault, API_ENDPOINTS, ENDPOINTS};
 use crate::state::Shared;

@@ -9,8 +9,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::body::{bad, not_found, parse};
 use super::risc::account_outgoing;
-use super::{bad, not_found, parse};
 use crate::errors::{json_response, Refusal};
 use crate::keys::IdTokenInput;
 use crate::model::ClientKind;

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::bad;
+use super::body::bad;
 use crate::errors::{json_response, Refusal};
 use crate::persist::StateDocument;
 use crate::state::Shared;

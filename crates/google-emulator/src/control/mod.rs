@@ -5,6 +5,7 @@
 //! `lifecycle` (state export/import, key rotation), `risc` (Cross-Account Protection streams,
 //! events, disabling accounts).
 
+mod body;
 mod data;
 mod faults;
 mod grants;
@@ -18,9 +19,10 @@ use actix_web::{middleware, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{json_refusal, json_response, Refusal};
+use crate::errors::{json_response, Refusal};
 use crate::model::{DriveFile, Message, Profile};
 use crate::state::Shared;
+use body::parse;
 use guard::guard_controls;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -69,28 +71,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/requests", web::get().to(faults::requests))
             .route("/requests", web::delete().to(faults::clear_requests)),
     );
-}
-
-/// 400 with a message saying what is wrong with the control call.
-fn bad(message: &str) -> Refusal {
-    json_refusal(400, &json!({"error": "bad_request", "message": message}))
-}
-
-fn not_found(email: &str) -> Refusal {
-    json_refusal(
-        404,
-        &json!({"error": "not_found", "message": format!("no account {email}")}),
-    )
-}
-
-/// The JSON body of a control call; an empty body is `{}`.
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}" as &[u8]
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| bad(&format!("invalid JSON body: {e}")))
 }
 
 async fn reset(shared: web::Data<Shared>) -> Result<HttpResponse, Refusal> {

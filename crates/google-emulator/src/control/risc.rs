@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{bad, not_found, parse};
+use super::body::{bad, not_found, parse};
 use crate::errors::{json_refusal, json_response, Refusal};
 use crate::model::Stream;
 use crate::risc::delivery::{emit, streams_for, Outgoing};

@@ -44,7 +44,14 @@ pub struct GoogleConfig {
     pub issuer: Url,
     /// Base URL of the Drive / Gmail REST APIs.
     pub api_base: Url,
+    /// For an emulator: how to sign in as one of its seeded accounts (the landing page shows
+    /// it). `None` for a real provider.
+    pub demo_hint: Option<String>,
 }
+
+/// What the landing page tells a visitor when Google is emulated.
+const EMULATOR_HINT: &str = "Development mode: Google is emulated on this machine. Sign in as \
+     alice@example.test (or bob@example.test, admin@example.test); no password is needed.";
 
 impl GoogleConfig {
     /// A real provider (Google or another OpenID provider): the client from its
@@ -62,23 +69,28 @@ impl GoogleConfig {
             redirect_uri,
             issuer,
             api_base,
+            demo_hint: None,
         }
     }
 
-    /// A Google emulator at `origin`, which is both the issuer and the API base.
+    /// A Google emulator at `origin`, which is both the issuer and the API base; its seeded
+    /// accounts are named in the demo hint.
     pub fn emulated(
         origin: Url,
         client_id: String,
         client_secret: SecretString,
         redirect_uri: String,
     ) -> Self {
-        Self::provider(
-            client_id,
-            client_secret,
-            redirect_uri,
-            origin.clone(),
-            origin,
-        )
+        Self {
+            demo_hint: Some(EMULATOR_HINT.into()),
+            ..Self::provider(
+                client_id,
+                client_secret,
+                redirect_uri,
+                origin.clone(),
+                origin,
+            )
+        }
     }
 }
 

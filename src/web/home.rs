@@ -95,7 +95,7 @@ pub async fn index(
             StatusCode::OK,
             &Landing {
                 user: None,
-                demo_hint: state.settings.demo_hint.as_deref(),
+                demo_hint: state.oauth.config().demo_hint.as_deref(),
             },
         ));
     };

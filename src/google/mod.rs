@@ -1,11 +1,16 @@
-//! The provider client: Google's wire formats and nothing else. It knows OAuth 2.0 / OpenID
-//! Connect (authorization URL, code exchange, ID-token verification) and the Drive API; it is
-//! pointed at real Google, another OpenID provider or the emulator purely by configuration.
-//! It imports only `secret` (the `Token` wrapper) and `store::users::Profile`, the verified
-//! identity it hands up.
+//! The provider client: the provider's wire formats and nothing else, pointed at real Google,
+//! another OpenID provider or the emulator purely by configuration ([`GoogleConfig`]).
+//! `oauth/` is OAuth 2.0 / OpenID Connect (discovery, authorization URL, code exchange, mobile
+//! code exchange, refresh, revocation, ID-token verification); `risc` verifies Cross-Account
+//! Protection's Security Event Tokens; `keyset` is the signing-key cache both verifiers use;
+//! `drive` and `gmail` are the two REST APIs (read through `get_json`, which retries 429 and
+//! 5xx). It imports `secret` (the `Token` wrapper), `meters` (each call to the provider is
+//! counted) and from `store` only `users::Profile`, the verified identity it hands up, and
+//! `now`, the clock tokens expire by.
 
 pub mod drive;
 pub mod gmail;
+pub mod keyset;
 pub mod oauth;
 pub mod risc;
 

@@ -192,7 +192,7 @@ pub async fn start(
 /// The returned server must be awaited or spawned. `main` and the tests both start here.
 pub async fn start_on(
     listener: TcpListener,
-    mut settings: Settings,
+    settings: Settings,
     sync_every: Option<std::time::Duration>,
 ) -> anyhow::Result<Running> {
     let keys = Keys::derive(&settings.secret_key, &settings.secret_keys_previous);
@@ -200,11 +200,6 @@ pub async fn start_on(
     let emulator = match emulator {
         Some((emu, server)) => {
             tokio::spawn(server);
-            settings.demo_hint = Some(
-                "Development mode: Google is emulated on this machine. Sign in as \
-                 alice@example.test (or bob@example.test, admin@example.test); no password is needed."
-                    .into(),
-            );
             Some(emu)
         }
         None => None,

@@ -19,6 +19,45 @@ pub enum Target {
     Email(String),
 }
 
+/// Why one user's sync failed. Fixed wording: the text is shown to the user on their home page
+/// (it is stored as the sync status's error).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("needs consent: {0}")]
+    NeedsConsent(&'static str),
+    #[error("the database was unavailable")]
+    Database,
+    #[error("Google was unavailable")]
+    Unavailable,
+    #[error("stored tokens could not be read (server configuration)")]
+    WrongKey,
+    #[error("Drive access not granted")]
+    DriveNotGranted,
+    #[error("Drive answered with an error")]
+    Drive,
+    #[error("Drive answered with an unusable page token")]
+    BadPageToken,
+}
+
+impl From<CallError> for SyncError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Token(TokenError::NeedsConsent(why)) => Self::NeedsConsent(why),
+            CallError::Token(TokenError::Db(_)) => Self::Database,
+            CallError::Token(TokenError::Unavailable(_)) => Self::Unavailable,
+            CallError::Token(TokenError::WrongKey) => Self::WrongKey,
+            CallError::Google(GoogleError::InsufficientScope) => Self::DriveNotGranted,
+            CallError::Google(_) => Self::Drive,
+        }
+    }
+}
+
+impl From<TokenError> for SyncError {
+    fn from(e: TokenError) -> Self {
+        CallError::from(e).into()
+    }
+}
+
 /// What one user's sync found.
 #[derive(Debug)]
 pub struct Summary {
@@ -59,7 +98,7 @@ impl Syncer {
     }
 
     /// Syncs one user and records the outcome (success or error) in `sync_status`.
-    pub async fn sync_user(&self, user: UserId) -> Result<Summary, String> {
+    pub async fn sync_user(&self, user: UserId) -> Result<Summary, SyncError> {
         let outcome = self.fetch(user).await;
         let status = SyncStatus {
             user_id: user.0,
@@ -69,7 +108,7 @@ impl Syncer {
                 .as_ref()
                 .map(|s| s.newest.join("\n"))
                 .unwrap_or_default(),
-            error: outcome.as_ref().err().cloned(),
+            error: outcome.as_ref().err().map(SyncError::to_string),
             gmail_messages: outcome.as_ref().ok().and_then(|s| s.gmail_messages),
         };
         if let Err(e) = self.db.run(move |c| sync_status::save(c, &status)).await {
@@ -78,26 +117,9 @@ impl Syncer {
         outcome
     }
 
-    async fn fetch(&self, user: UserId) -> Result<Summary, String> {
-        // Fixed wording: this text is shown to the user on their home page.
-        let describe = |e: CallError| match e {
-            CallError::Token(TokenError::NeedsConsent(why)) => format!("needs consent: {why}"),
-            CallError::Token(TokenError::Db(_)) => "the database was unavailable".to_string(),
-            CallError::Token(TokenError::Unavailable(_)) => "Google was unavailable".to_string(),
-            CallError::Token(TokenError::WrongKey) => {
-                "stored tokens could not be read (server configuration)".to_string()
-            }
-            CallError::Google(GoogleError::InsufficientScope) => {
-                "Drive access not granted".to_string()
-            }
-            CallError::Google(_) => "Drive answered with an error".to_string(),
-        };
-        let access = self
-            .vault
-            .access_token(user, drive::SCOPES)
-            .await
-            .map_err(|e| describe(e.into()))?;
-        let gmail_messages = self.count_gmail(user).await.map_err(describe)?;
+    async fn fetch(&self, user: UserId) -> Result<Summary, SyncError> {
+        let access = self.vault.access_token(user, drive::SCOPES).await?;
+        let gmail_messages = self.count_gmail(user).await?;
         if !access.has_any_scope(drive::SCOPES) {
             return Ok(Summary {
                 drive_files: None,
@@ -116,19 +138,13 @@ impl Syncer {
                     let token = page_token.clone();
                     async move { drive.list_files(&a.token, 1000, token.as_ref()).await }
                 })
-                .await
-                .map_err(describe)?;
+                .await?;
             if newest.is_empty() {
                 newest = list.files.iter().take(5).map(|f| f.name.clone()).collect();
             }
             count += list.files.len() as i64;
             match list.next_page_token.as_deref() {
-                Some(t) => {
-                    page_token =
-                        Some(PageToken::parse(t).ok_or_else(|| {
-                            "Drive answered with an unusable page token".to_string()
-                        })?)
-                }
+                Some(t) => page_token = Some(PageToken::parse(t).ok_or(SyncError::BadPageToken)?),
                 None => break,
             }
         }
@@ -259,22 +275,30 @@ fn gmail_note(messages: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
+/// Why `--sync-every` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DurationError {
+    #[error("{0:?} is not a duration like 30s, 15m, 1h")]
+    Unreadable(String),
+    #[error("the interval must be more than zero")]
+    Zero,
+}
+
 /// Parses `30s`, `15m`, `1h`, `2d` (or plain seconds).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
     let s = s.trim();
+    let unreadable = || DurationError::Unreadable(s.to_string());
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 1h"))?;
+    let n: u64 = num.parse().map_err(|_| unreadable())?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("{s:?} is not a duration like 30s, 15m, 1h")),
+        _ => return Err(unreadable()),
     };
     if secs == 0 {
-        return Err("the interval must be more than zero".into());
+        return Err(DurationError::Zero);
     }
     Ok(std::time::Duration::from_secs(secs))
 }

@@ -1,11 +1,17 @@
-//! The provider client: Google's wire formats and nothing else. It knows OAuth 2.0 / OpenID
-//! Connect (authorization URL, code exchange, ID-token verification) and the Drive API; it is
-//! pointed at real Google, another OpenID provider or the emulator purely by configuration.
-//! It imports only `secret` (the `Token` wrapper) and `store::users::Profile`, the verified
-//! identity it hands up.
+//! The provider client: the provider's wire formats and nothing else, pointed at real Google,
+//! another OpenID provider or the emulator purely by configuration ([`GoogleConfig`]).
+//! `oauth/` is OAuth 2.0 / OpenID Connect (discovery, authorization URL, code exchange, mobile
+//! code exchange, refresh, revocation, ID-token verification); `risc` verifies Cross-Account
+//! Protection's Security Event Tokens; `keyset` is the signing-key cache both verifiers use;
+//! `mobile` holds the server clients mobile apps' one-time codes are redeemed with;
+//! `drive` and `gmail` are the two REST APIs (read through `get_json`, which retries 429 and
+//! 5xx). It imports `secret` (the `Token` wrapper), `meters` (each call to the provider is
+//! counted) and from `store` only `users::Profile`, the verified identity it hands up, and
+//! `now`, the clock tokens expire by.
 
 pub mod drive;
 pub mod gmail;
+pub mod keyset;
 pub mod mobile;
 pub mod oauth;
 pub mod risc;
@@ -45,7 +51,14 @@ pub struct GoogleConfig {
     pub issuer: Url,
     /// Base URL of the Drive / Gmail REST APIs.
     pub api_base: Url,
+    /// For an emulator: how to sign in as one of its seeded accounts (the landing page shows
+    /// it). `None` for a real provider.
+    pub demo_hint: Option<String>,
 }
+
+/// What the landing page tells a visitor when Google is emulated.
+const EMULATOR_HINT: &str = "Development mode: Google is emulated on this machine. Sign in as \
+     alice@example.test (or bob@example.test, admin@example.test); no password is needed.";
 
 impl GoogleConfig {
     /// A real provider (Google or another OpenID provider): the client from its
@@ -63,23 +76,28 @@ impl GoogleConfig {
             redirect_uri,
             issuer,
             api_base,
+            demo_hint: None,
         }
     }
 
-    /// A Google emulator at `origin`, which is both the issuer and the API base.
+    /// A Google emulator at `origin`, which is both the issuer and the API base; its seeded
+    /// accounts are named in the demo hint.
     pub fn emulated(
         origin: Url,
         client_id: String,
         client_secret: SecretString,
         redirect_uri: String,
     ) -> Self {
-        Self::provider(
-            client_id,
-            client_secret,
-            redirect_uri,
-            origin.clone(),
-            origin,
-        )
+        Self {
+            demo_hint: Some(EMULATOR_HINT.into()),
+            ..Self::provider(
+                client_id,
+                client_secret,
+                redirect_uri,
+                origin.clone(),
+                origin,
+            )
+        }
     }
 }
 

@@ -1,24 +1,23 @@
 //! Cross-Account Protection (RISC): verifying the Security Event Tokens (RFC 8417) a provider
 //! pushes to our receiver. The keys are the ones the provider's RISC configuration document
-//! (`{issuer}/.well-known/risc-configuration`) names, fetched and cached like discovery; the
-//! token must be RS256 (nothing else, `none` least of all), signed by one of them, issued by the
-//! document's `issuer`, and addressed (`aud`) to one of our OAuth clients. What the events ask
-//! for is decided above this module; here they are only read.
+//! (`{issuer}/.well-known/risc-configuration`) names, cached in a [`KeySetCache`] as
+//! discovery's are; the token must be RS256 (nothing else, `none` least of all), signed by one
+//! of them, issued by the document's `issuer`, and addressed (`aud`) to one of our OAuth
+//! clients. What the events ask for is decided above this module; here they are only read.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::JsonWebKey;
-use tokio::sync::RwLock;
 use url::Url;
+
+use super::keyset::{fetch_keys, KeySetCache, MIN_REFETCH};
 
 /// How long the RISC configuration and its keys are trusted before they are fetched again.
 const CONFIG_TTL: Duration = Duration::from_secs(3600);
-/// An unknown `kid` makes us fetch the keys again at most this often.
-const MIN_REFETCH: Duration = Duration::from_secs(60);
 /// Tokens claiming to be issued further in the future than this are refused.
 const CLOCK_SKEW_SECS: i64 = 300;
 
@@ -70,8 +69,9 @@ pub struct Receiver {
     /// The OpenID issuer; its RISC configuration sits beside its discovery document.
     issuer: Url,
     audiences: Vec<String>,
-    config: RwLock<Option<(Instant, Arc<RiscConfig>)>>,
-    last_refetch: std::sync::Mutex<Option<Instant>>,
+    /// An unknown `kid` fetches again at most once a [`MIN_REFETCH`]; while the provider is
+    /// down, the previous configuration is used for that long before asking again.
+    cache: KeySetCache<RiscConfig>,
 }
 
 #[derive(serde::Deserialize)]
@@ -102,8 +102,7 @@ impl Receiver {
             http,
             issuer,
             audiences,
-            config: RwLock::new(None),
-            last_refetch: std::sync::Mutex::new(None),
+            cache: KeySetCache::new("RISC configuration").holding_stale_for(MIN_REFETCH),
         }
     }
 
@@ -117,7 +116,7 @@ impl Receiver {
 
     /// Fetches the RISC configuration and its keys (`check`).
     pub async fn ready(&self) -> Result<(), SetError> {
-        self.config(false).await.map(|_| ())
+        self.config().await.map(|_| ())
     }
 
     /// Verifies a compact-serialised SET and reads its events.
@@ -140,11 +139,15 @@ impl Receiver {
             .decode(signature)
             .map_err(|_| malformed("the signature is not base64url"))?;
         let signed = &jwt.trim()[..header_len(jwt.trim())];
-        let config = self.config(false).await?.0;
+        let config = self.config().await?;
         let config = if has_key(&config, header.kid.as_deref()) {
             config
         } else {
-            let (config, fresh) = self.config(true).await?;
+            let (config, fresh) = self
+                .cache
+                .refetch(|| self.fetch())
+                .await
+                .map_err(SetError::Unavailable)?;
             if !fresh && !has_key(&config, header.kid.as_deref()) {
                 // The keys were fetched moments ago (perhaps for a forged token): the provider
                 // may have rotated since, so ask it to retry rather than refusing for good.
@@ -204,44 +207,17 @@ impl Receiver {
         })
     }
 
-    /// The cached RISC configuration, fetched when it expired — or now, when `refetch` (an
-    /// unknown key) and the last such fetch is at least a minute old; and whether it was
-    /// fetched just now.
-    async fn config(&self, refetch: bool) -> Result<(Arc<RiscConfig>, bool), SetError> {
-        let cached = self.config.read().await.clone();
-        if let Some((until, config)) = &cached {
-            let due = refetch && {
-                let mut last = self.last_refetch.lock().unwrap_or_else(|p| p.into_inner());
-                let due = last.is_none_or(|at| at.elapsed() >= MIN_REFETCH);
-                if due {
-                    *last = Some(Instant::now());
-                }
-                due
-            };
-            if Instant::now() < *until && !due {
-                return Ok((config.clone(), false));
-            }
-        }
-        match self.fetch().await {
-            Ok(config) => {
-                let config = Arc::new(config);
-                *self.config.write().await = Some((Instant::now() + CONFIG_TTL, config.clone()));
-                Ok((config, true))
-            }
-            Err(e) => match cached {
-                Some((_, stale)) => {
-                    tracing::warn!(error = %e, "RISC configuration fetch failed; keeping the previous one");
-                    // Not asked again for every token while the provider is down.
-                    *self.config.write().await =
-                        Some((Instant::now() + MIN_REFETCH, stale.clone()));
-                    Ok((stale, false))
-                }
-                None => Err(SetError::Unavailable(e)),
-            },
-        }
+    /// The cached RISC configuration, fetched when it expired.
+    async fn config(&self) -> Result<Arc<RiscConfig>, SetError> {
+        self.cache
+            .get(|| self.fetch())
+            .await
+            .map_err(SetError::Unavailable)
     }
 
-    async fn fetch(&self) -> anyhow::Result<RiscConfig> {
+    /// Fetches the RISC configuration and the keys it names; returns them with how long to
+    /// trust them.
+    async fn fetch(&self) -> anyhow::Result<(RiscConfig, Duration)> {
         #[derive(serde::Deserialize)]
         struct Document {
             issuer: String,
@@ -256,19 +232,14 @@ impl Receiver {
             .error_for_status()?
             .json()
             .await?;
-        let request = self
-            .http
-            .get(document.jwks_uri)
-            .header("Accept", "application/json");
-        let keys: CoreJsonWebKeySet = super::send("jwks", request)
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(RiscConfig {
-            issuer: document.issuer,
-            keys,
-        })
+        let (keys, _) = fetch_keys(&self.http, document.jwks_uri).await?;
+        Ok((
+            RiscConfig {
+                issuer: document.issuer,
+                keys,
+            },
+            CONFIG_TTL,
+        ))
     }
 }
 

@@ -83,6 +83,50 @@ pub struct SealedGrant {
     pub scopes: String,
 }
 
+/// What storing a token response changes on a credential row (a grant, or a refresh): the
+/// access token and its expiry; the refresh token with its identifiers, the scopes and the
+/// status only when given (`None` leaves the column as it is); the last refresh error cleared.
+/// A new row is inserted from the same values.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = credentials)]
+struct TokensUpdate<'a> {
+    access_token: &'a [u8],
+    access_expires_at: chrono::NaiveDateTime,
+    refresh_token: Option<&'a [u8]>,
+    refresh_token_hash: Option<&'a str>,
+    refresh_token_prefix_hash: Option<&'a str>,
+    scopes: Option<&'a str>,
+    status: Option<&'static str>,
+    updated_at: chrono::NaiveDateTime,
+    #[diesel(treat_none_as_null = true)]
+    last_error: Option<&'a str>,
+    #[diesel(treat_none_as_null = true)]
+    last_error_at: Option<chrono::NaiveDateTime>,
+}
+
+impl<'a> TokensUpdate<'a> {
+    /// New tokens at `at`: the refresh token too when one came; scopes and status untouched.
+    fn new(
+        access_token: &'a [u8],
+        access_expires_at: chrono::NaiveDateTime,
+        refresh: Option<&'a StoredRefresh>,
+        at: chrono::NaiveDateTime,
+    ) -> Self {
+        Self {
+            access_token,
+            access_expires_at,
+            refresh_token: refresh.map(|r| r.sealed.as_slice()),
+            refresh_token_hash: refresh.map(|r| r.hash.as_str()),
+            refresh_token_prefix_hash: refresh.map(|r| r.prefix_hash.as_str()),
+            scopes: None,
+            status: None,
+            updated_at: at,
+            last_error: None,
+            last_error_at: None,
+        }
+    }
+}
+
 /// Stores a grant. A missing refresh token never overwrites a stored one.
 pub fn save_grant(
     conn: &mut AnyConnection,
@@ -96,51 +140,26 @@ pub fn save_grant(
         let target = credentials::table
             .filter(credentials::user_id.eq(user.0))
             .filter(credentials::client_id.eq(client_id));
-        let updated = match &grant.refresh_token {
-            Some(rt) => diesel::update(target)
-                .set((
-                    credentials::refresh_token.eq(&rt.sealed),
-                    credentials::refresh_token_hash.eq(&rt.hash),
-                    credentials::refresh_token_prefix_hash.eq(&rt.prefix_hash),
-                    credentials::access_token.eq(&grant.access_token),
-                    credentials::access_expires_at.eq(grant.access_expires_at),
-                    credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(Status::Active.as_str()),
-                    credentials::updated_at.eq(t),
-                    credentials::last_error.eq(None::<String>),
-                    credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
-                ))
-                .execute(conn)?,
-            // No refresh token came: keep the stored one. The grant itself is live again (a
-            // credential that needed consent now has a working access token; whether offline
-            // access works is decided by the refresh token, as before).
-            None => diesel::update(target)
-                .set((
-                    credentials::access_token.eq(&grant.access_token),
-                    credentials::access_expires_at.eq(grant.access_expires_at),
-                    credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(Status::Active.as_str()),
-                    credentials::updated_at.eq(t),
-                    credentials::last_error.eq(None::<String>),
-                    credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
-                ))
-                .execute(conn)?,
+        // No refresh token came: the stored one is kept. Either way the grant is live again (a
+        // credential that needed consent now has a working access token; whether offline
+        // access works is decided by the refresh token, as before).
+        let update = TokensUpdate {
+            scopes: Some(&grant.scopes),
+            status: Some(Status::Active.as_str()),
+            ..TokensUpdate::new(
+                &grant.access_token,
+                grant.access_expires_at,
+                grant.refresh_token.as_ref(),
+                t,
+            )
         };
+        let updated = diesel::update(target).set(&update).execute(conn)?;
         if updated == 0 {
             diesel::insert_into(credentials::table)
                 .values((
                     credentials::user_id.eq(user.0),
                     credentials::client_id.eq(client_id),
-                    credentials::refresh_token.eq(grant.refresh_token.as_ref().map(|r| &r.sealed)),
-                    credentials::refresh_token_hash
-                        .eq(grant.refresh_token.as_ref().map(|r| &r.hash)),
-                    credentials::refresh_token_prefix_hash
-                        .eq(grant.refresh_token.as_ref().map(|r| &r.prefix_hash)),
-                    credentials::access_token.eq(&grant.access_token),
-                    credentials::access_expires_at.eq(grant.access_expires_at),
-                    credentials::scopes.eq(&grant.scopes),
-                    credentials::status.eq(Status::Active.as_str()),
-                    credentials::updated_at.eq(t),
+                    &update,
                 ))
                 .execute(conn)?;
         }
@@ -188,43 +207,20 @@ pub fn update_access(
     let target = credentials::table
         .find(credential_id)
         .filter(credentials::refresh_token.eq(used_refresh_token));
-    let t = now();
-    let base = (
-        credentials::access_token.eq(access_token),
-        credentials::access_expires_at.eq(access_expires_at),
-        credentials::updated_at.eq(t),
-        credentials::last_error.eq(None::<String>),
-        credentials::last_error_at.eq(None::<chrono::NaiveDateTime>),
-    );
-    match (scopes, rotated_refresh_token) {
-        (Some(s), Some(r)) => diesel::update(target)
-            .set((
-                base,
-                credentials::scopes.eq(s),
-                (
-                    credentials::refresh_token.eq(&r.sealed),
-                    credentials::refresh_token_hash.eq(&r.hash),
-                    credentials::refresh_token_prefix_hash.eq(&r.prefix_hash),
-                ),
-            ))
-            .execute(conn),
-        (Some(s), None) => diesel::update(target)
-            .set((base, credentials::scopes.eq(s)))
-            .execute(conn),
-        (None, Some(r)) => diesel::update(target)
-            .set((
-                base,
-                (
-                    credentials::refresh_token.eq(&r.sealed),
-                    credentials::refresh_token_hash.eq(&r.hash),
-                    credentials::refresh_token_prefix_hash.eq(&r.prefix_hash),
-                ),
-            ))
-            .execute(conn),
-        (None, None) => diesel::update(target).set(base).execute(conn),
-    }
-    .map(|n| n == 1)
-    .context("storing a refreshed token")
+    let update = TokensUpdate {
+        scopes,
+        ..TokensUpdate::new(
+            access_token,
+            access_expires_at,
+            rotated_refresh_token,
+            now(),
+        )
+    };
+    diesel::update(target)
+        .set(&update)
+        .execute(conn)
+        .map(|n| n == 1)
+        .context("storing a refreshed token")
 }
 
 /// Takes the credential's refresh lease for `ttl` as `owner` unless another holder's lease is

@@ -93,7 +93,7 @@ pub async fn index(
         return Ok(render(
             StatusCode::OK,
             Landing {
-                demo_hint: state.settings.demo_hint.clone(),
+                demo_hint: state.oauth.config().demo_hint.clone(),
             },
         ));
     };

@@ -11,14 +11,9 @@
 //!   `POST /authcode`, the Gmail floor, a refresh storm) and the database chores of the run.
 //!   Each command prints one JSON line on stdout. See [`driver`].
 
-// The integration tests' TestApp: emulator + app on port 0 with a fresh database.
-#[allow(dead_code, unused_macros, unused_imports)]
-#[path = "../tests/app/helpers.rs"]
-mod helpers;
-
 use std::time::{Duration, Instant};
 
-use helpers::{Backend, TestApp};
+use offline_access::testing::{self as helpers, Backend, TestApp};
 
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -306,7 +301,7 @@ mod driver {
 
     use google_emulator::testing::{walk_consent, Consent};
 
-    use super::helpers::client_with_jar;
+    use offline_access::testing::client_with_jar;
 
     const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.metadata.readonly";
     /// The fields of the app's Drive files.list (src/google/drive.rs).

@@ -13,5 +13,7 @@ pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vault;
 pub mod web;

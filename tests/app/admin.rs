@@ -4,7 +4,8 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, Backend, TestApp};
+use offline_access::on_both_backends;
+use offline_access::testing::{location, Backend, TestApp};
 
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
@@ -139,7 +140,7 @@ on_both_backends! {
         // Bob is signed in on instance B; the admin works on instance A.
         let bob = app.sign_in_new_browser(&b, BOB).await;
         let bob_id = app.user_id(BOB);
-        let refresh = app.vault().stored_refresh_token(bob_id, crate::helpers::CLIENT_ID).await.unwrap().unwrap();
+        let refresh = app.vault().stored_refresh_token(bob_id, offline_access::testing::CLIENT_ID).await.unwrap().unwrap();
         let admin = app.sign_in_new_browser(&app.addr, ADMIN).await;
         let admin_id = app.user_id(ADMIN).0;
 
@@ -159,8 +160,8 @@ on_both_backends! {
             .form(&[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh.expose()),
-                ("client_id", crate::helpers::CLIENT_ID),
-                ("client_secret", crate::helpers::CLIENT_SECRET),
+                ("client_id", offline_access::testing::CLIENT_ID),
+                ("client_secret", offline_access::testing::CLIENT_SECRET),
             ])
             .send()
             .await

@@ -42,6 +42,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["config", "google", "rekey", "secret", "startup", "store"],
     ),
     (
+        "testing",
+        &["config", "google", "secret", "startup", "store", "vault"],
+    ),
+    (
         "cli",
         &["check", "config", "rekey", "startup", "store", "sync"],
     ),

@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp, CLIENT_ID};
+use offline_access::on_both_backends;
+use offline_access::testing::{Backend, TestApp, CLIENT_ID};
 
 /// The emulator's seeded mobile (app) clients.
 const ANDROID_APP: &str = "100000000001-emulatorandroid.apps.googleusercontent.com";
@@ -38,26 +39,9 @@ async fn mobile_app(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp>
     Some(app)
 }
 
-/// Runs `body` on SQLite, and on PostgreSQL when `TEST_POSTGRES_URL` is set.
-macro_rules! on_both_with_mobile {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: TestApp) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(mobile_app(Backend::Sqlite, &[]).await.unwrap()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                match mobile_app(Backend::Postgres, &[]).await {
-                    Some(app) => run(app).await,
-                    None => eprintln!("postgres variant not run: TEST_POSTGRES_URL is not set"),
-                }
-            }
-        }
-    )*};
+/// An app with the mobile server clients and no extra settings (what most tests here run on).
+async fn mobile(backend: Backend) -> Option<TestApp> {
+    mobile_app(backend, &[]).await
 }
 
 /// What Google Sign-In hands the app: `(serverAuthCode, the app's ID token)`.
@@ -156,7 +140,8 @@ fn no_token_in(body: &Value) {
     );
 }
 
-on_both_with_mobile! {
+on_both_backends! {
+    with mobile;
     async fn android_and_ios_codes_are_exchanged_and_kept_for_offline_access(app) {
         // Android, form body, as the Android sample sends it.
         let (code, _) = mobile_sign_in(&app, "alice@example.test", ANDROID_APP, ANDROID_SERVER, &[DRIVE]).await;

@@ -3,7 +3,7 @@
 use google_emulator::testing::chromium::{chromium, save_artifacts, start_chromedriver};
 use google_emulator::testing::thirtyfour::prelude::*;
 
-use crate::helpers::{Backend, TestApp};
+use offline_access::testing::{Backend, TestApp};
 
 /// Runs `body`; on failure saves a screenshot and the page source under test-artifacts/.
 async fn with_browser<F, Fut>(name: &str, backend: Backend, body: F)
@@ -149,6 +149,19 @@ async fn browser_admin_revokes_bob_and_his_open_session_ends() {
         let search = admin.query(By::Css("[data-testid=search]")).first().await?;
         search.send_keys("bob").await?;
         click(&admin, "[data-testid=search-submit]").await?;
+        // The results page, not the list the search was typed on (a click does not wait for
+        // the navigation it starts).
+        for _ in 0..50 {
+            if admin
+                .current_url()
+                .await?
+                .query()
+                .is_some_and(|q| q.contains("q=bob"))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let rows = admin.find_all(By::Css("[data-testid=user-row]")).await?;
         assert_eq!(rows.len(), 1, "only bob matches");
         click(&admin, "[data-testid=user-link]").await?;

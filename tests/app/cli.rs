@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, location, on_both_backends};
 use google_emulator::testing::{walk_consent, Consent};
+use offline_access::on_both_backends;
+use offline_access::testing::{client_with_jar, location};
 
 const ALICE_EMAIL: &str = "alice@example.test";
 
@@ -52,304 +53,361 @@ impl Drop for Killed {
     }
 }
 
+/// `cargo run` as a newcomer runs it: the default mode, followed step by step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_mode_serves_with_sqlite_and_the_emulator() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app_port, emu_port) = (free_port(), free_port());
-    let log_path = dir.path().join("serve.log");
-    let env = [
-        ("APP_BASE_URL", format!("http://127.0.0.1:{app_port}")),
-        ("EMULATOR_BIND", format!("127.0.0.1:{emu_port}")),
-    ];
-    let mut child = binary(dir.path())
-        .envs(env.clone())
-        // Everything, dependencies included, at debug level, as JSON lines for a log pipeline:
-        // still no secret may appear.
-        .env("RUST_LOG", "debug")
-        .env("LOG_FORMAT", "json")
-        .args(["serve", "--sync-every", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Killed(child);
-    let banner: Vec<String> = tokio::task::block_in_place(|| {
-        BufReader::new(stdout)
-            .lines()
-            .take(3)
-            .map(|l| l.unwrap())
-            .collect()
-    });
-    let banner = banner.join("\n");
-    assert!(
-        banner.contains(&format!("http://127.0.0.1:{app_port}/")),
-        "{banner}"
-    );
-    assert!(banner.contains("EMULATOR MODE"), "{banner}");
-    assert!(
-        banner.contains(&format!("http://127.0.0.1:{emu_port}/")),
-        "{banner}"
-    );
-    assert!(banner.contains("alice@example.test"));
+    let run = DefaultMode::start().await;
+    run.registers_its_security_event_receiver().await;
+    run.keeps_its_files_private();
+    let back = run.newcomer_signs_in_and_sees_files().await;
+    run.syncs_in_the_background().await;
+    run.sync_command_reaches_the_same_emulator();
+    run.logs_no_secret(&back).await;
+    run.logs_json_lines_with_route_status_and_user();
+    run.restart_keeps_background_access().await;
+}
 
-    // Its security event receiver is registered with the in-process emulator.
-    let streams = reqwest::get(format!("http://127.0.0.1:{emu_port}/emulator/risc/stream"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        streams.contains(&format!("http://127.0.0.1:{app_port}/risc")),
-        "{streams}"
-    );
+/// `serve --sync-every 1s` in the default mode, in a folder of its own, logging everything at
+/// debug level as JSON lines; and the browser a newcomer uses on it.
+struct DefaultMode {
+    dir: tempfile::TempDir,
+    env: [(&'static str, String); 2],
+    app: String,
+    emu_port: u16,
+    log_path: std::path::PathBuf,
+    client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    emu_client: reqwest::Client,
+    serve: std::cell::RefCell<Option<Killed>>,
+}
 
-    let key = dir.path().join("data/secret.key");
-    assert!(dir.path().join("data/offline-access.db").exists());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+impl DefaultMode {
+    /// Starts it and reads its banner: where the app and the emulator are, whom to sign in as.
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (app_port, emu_port) = (free_port(), free_port());
+        let log_path = dir.path().join("serve.log");
+        let env = [
+            ("APP_BASE_URL", format!("http://127.0.0.1:{app_port}")),
+            ("EMULATOR_BIND", format!("127.0.0.1:{emu_port}")),
+        ];
+        let mut child = binary(dir.path())
+            .envs(env.clone())
+            // Everything, dependencies included, at debug level, as JSON lines for a log pipeline:
+            // still no secret may appear.
+            .env("RUST_LOG", "debug")
+            .env("LOG_FORMAT", "json")
+            .args(["serve", "--sync-every", "1s"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let guard = Killed(child);
+        let banner: Vec<String> = tokio::task::block_in_place(|| {
+            BufReader::new(stdout)
+                .lines()
+                .take(3)
+                .map(|l| l.unwrap())
+                .collect()
+        });
+        let banner = banner.join("\n");
+        assert!(
+            banner.contains(&format!("http://127.0.0.1:{app_port}/")),
+            "{banner}"
+        );
+        assert!(banner.contains("EMULATOR MODE"), "{banner}");
+        assert!(
+            banner.contains(&format!("http://127.0.0.1:{emu_port}/")),
+            "{banner}"
+        );
+        assert!(banner.contains("alice@example.test"));
+
+        let (client, jar) = client_with_jar();
+        Self {
+            app: format!("http://127.0.0.1:{app_port}"),
+            dir,
+            env,
+            emu_port,
+            log_path,
+            client,
+            jar,
+            emu_client: reqwest::Client::new(),
+            serve: std::cell::RefCell::new(Some(guard)),
+        }
     }
-    assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 64);
 
-    // A newcomer signs in as a seeded account and sees files.
-    let (client, jar) = client_with_jar();
-    let app = format!("http://127.0.0.1:{app_port}");
-    let landing = client.get(format!("{app}/")).send().await.unwrap();
-    assert!(landing
-        .text()
-        .await
-        .unwrap()
-        .contains("Sign in as alice@example.test"));
-    let start = client
-        .get(format!("{app}/oauth2callback"))
-        .send()
-        .await
-        .unwrap();
-    let auth = url::Url::parse(location(&start)).unwrap();
-    assert_eq!(auth.port(), Some(emu_port));
-    // The consent page, as the browser shows it (its form carries a CSRF token).
-    let consent = Consent {
-        ticked: Some(&["https://www.googleapis.com/auth/drive.metadata.readonly"]),
-        ..Consent::allow("alice@example.test")
-    };
-    let back = walk_consent(&client, auth.as_str(), consent).await.unwrap();
-    let done = client.get(&back).send().await.unwrap();
-    assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let home = client.get(format!("{app}/")).send().await.unwrap();
-    let body = home.text().await.unwrap();
-    assert!(body.contains("Alice Example"), "{body}");
-    assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+    fn emu(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.emu_port)
+    }
 
-    // `serve --sync-every` works for her in the background, refreshing her access token once
-    // the emulator has expired it…
-    let emu_client = reqwest::Client::new();
-    let expire_alice = || {
-        emu_client
-            .post(format!(
-                "http://127.0.0.1:{emu_port}/emulator/accounts/{ALICE_EMAIL}/expire-tokens"
-            ))
+    /// Its security event receiver is registered with the in-process emulator.
+    async fn registers_its_security_event_receiver(&self) {
+        let streams = reqwest::get(self.emu("/emulator/risc/stream"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(streams.contains(&format!("{}/risc", self.app)), "{streams}");
+    }
+
+    /// The database and the secret key (owner only) are in `data/`.
+    fn keeps_its_files_private(&self) {
+        let key = self.dir.path().join("data/secret.key");
+        assert!(self.dir.path().join("data/offline-access.db").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 64);
+    }
+
+    /// A newcomer signs in as a seeded account and sees files; returns where the consent
+    /// screen sent the browser back (with the code).
+    async fn newcomer_signs_in_and_sees_files(&self) -> String {
+        let (client, app, emu_port) = (&self.client, &self.app, self.emu_port);
+        let landing = client.get(format!("{app}/")).send().await.unwrap();
+        assert!(landing
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in as alice@example.test"));
+        let start = client
+            .get(format!("{app}/oauth2callback"))
+            .send()
+            .await
+            .unwrap();
+        let auth = url::Url::parse(location(&start)).unwrap();
+        assert_eq!(auth.port(), Some(emu_port));
+        // The consent page, as the browser shows it (its form carries a CSRF token).
+        let consent = Consent {
+            ticked: Some(&["https://www.googleapis.com/auth/drive.metadata.readonly"]),
+            ..Consent::allow("alice@example.test")
+        };
+        let back = walk_consent(client, auth.as_str(), consent).await.unwrap();
+        let done = client.get(&back).send().await.unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let home = client.get(format!("{app}/")).send().await.unwrap();
+        let body = home.text().await.unwrap();
+        assert!(body.contains("Alice Example"), "{body}");
+        assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+
+        back
+    }
+
+    /// `serve --sync-every` works for her in the background, refreshing her access token once
+    /// the emulator has expired it.
+    async fn syncs_in_the_background(&self) {
+        let (client, app) = (&self.client, &self.app);
+        assert_eq!(self.expire_alice().await.status(), StatusCode::OK);
+        let mut refreshed = false;
+        for _ in 0..100 {
+            let log = get_json(&self.emu_client, &self.emu("/emulator/requests")).await;
+            if log["counts"]["token:refresh_token"].as_u64() >= Some(1) {
+                refreshed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(refreshed, "the background sync refreshed her token");
+        let mut synced = false;
+        for _ in 0..100 {
+            let page = client.get(format!("{app}/")).send().await.unwrap();
+            if page.text().await.unwrap().contains("Last background sync:") {
+                synced = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(synced, "the background sync ran and the page shows it");
+    }
+
+    async fn expire_alice(&self) -> reqwest::Response {
+        let path = format!("/emulator/accounts/{ALICE_EMAIL}/expire-tokens");
+        self.emu_client
+            .post(self.emu(&path))
             .json(&serde_json::json!({}))
             .send()
-    };
-    let expired = expire_alice().await.unwrap();
-    assert_eq!(expired.status(), StatusCode::OK);
-    let mut refreshed = false;
-    for _ in 0..100 {
-        let log = get_json(
-            &emu_client,
-            &format!("http://127.0.0.1:{emu_port}/emulator/requests"),
-        )
-        .await;
-        if log["counts"]["token:refresh_token"].as_u64() >= Some(1) {
-            refreshed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            .await
+            .unwrap()
     }
-    assert!(refreshed, "the background sync refreshed her token");
-    let mut synced = false;
-    for _ in 0..100 {
-        let page = client.get(format!("{app}/")).send().await.unwrap();
-        if page.text().await.unwrap().contains("Last background sync:") {
-            synced = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(synced, "the background sync ran and the page shows it");
 
-    // …and `sync`, run with the same environment, reaches the same emulator and client.
-    let out = sync_all(dir.path(), &env);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
+    /// `sync`, run with the same environment, reaches the same emulator and client.
+    fn sync_command_reaches_the_same_emulator(&self) {
+        let out = sync_all(self.dir.path(), &self.env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
+    }
 
-    // No token, code or secret in any log line, even at debug level.
-    let code = url::Url::parse(&back)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .to_string();
-    let secret = std::fs::read_to_string(&key).unwrap();
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("signed in"), "the log was captured: {log}");
-    let mut needles: Vec<String> = [
-        "ya29.",
-        "1//",
-        "eyJ",
-        code.as_str(),
-        secret.trim(),
-        "GOCSPX-",
-    ]
-    .map(String::from)
-    .into();
-    // Every live token the emulator issued (its state export lists them), and the session
-    // cookie.
-    let state = get_json(
-        &emu_client,
-        &format!("http://127.0.0.1:{emu_port}/emulator/state"),
-    )
-    .await;
-    for list in ["refresh_tokens", "access_tokens"] {
-        for t in state[list].as_array().unwrap() {
-            needles.push(t["token"].as_str().unwrap().to_string());
+    /// No token, code or secret in any log line, even at debug level.
+    async fn logs_no_secret(&self, back: &str) {
+        let code = url::Url::parse(back)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .to_string();
+        let secret = std::fs::read_to_string(self.dir.path().join("data/secret.key")).unwrap();
+        let log = std::fs::read_to_string(&self.log_path).unwrap();
+        assert!(log.contains("signed in"), "the log was captured: {log}");
+        let mut needles: Vec<String> = [
+            "ya29.",
+            "1//",
+            "eyJ",
+            code.as_str(),
+            secret.trim(),
+            "GOCSPX-",
+        ]
+        .map(String::from)
+        .into();
+        // Every live token the emulator issued (its state export lists them), and the session
+        // cookie.
+        let state = get_json(&self.emu_client, &self.emu("/emulator/state")).await;
+        for list in ["refresh_tokens", "access_tokens"] {
+            for t in state[list].as_array().unwrap() {
+                needles.push(t["token"].as_str().unwrap().to_string());
+            }
+        }
+        assert!(
+            needles.len() >= 8,
+            "a refresh token and an access token were found: {needles:?}"
+        );
+        use reqwest::cookie::CookieStore;
+        let cookies = self
+            .jar
+            .cookies(&self.app.parse().unwrap())
+            .expect("the session cookie");
+        let cookies = cookies.to_str().unwrap();
+        let session = cookies
+            .split("oa_session=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        needles.push(session.to_string());
+        for needle in &needles {
+            assert!(
+                !log.contains(needle.as_str()),
+                "{needle:?} appears in the log"
+            );
         }
     }
-    assert!(
-        needles.len() >= 8,
-        "a refresh token and an access token were found: {needles:?}"
-    );
-    use reqwest::cookie::CookieStore;
-    let cookies = jar
-        .cookies(&app.parse().unwrap())
-        .expect("the session cookie");
-    let cookies = cookies.to_str().unwrap();
-    let session = cookies
-        .split("oa_session=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
-    needles.push(session.to_string());
-    for needle in &needles {
-        assert!(
-            !log.contains(needle.as_str()),
-            "{needle:?} appears in the log"
-        );
-    }
-    // One JSON object per line; each request's line names its route, status and latency,
-    // and the signed-in user's requests name her.
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let home_views: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["message"] == "request finished" && l["span"]["route"] == "/")
-        .collect();
-    assert!(!home_views.is_empty(), "{log}");
-    for line in &home_views {
-        assert_eq!(line["status"], 200, "{line}");
-        assert!(line["latency_ms"].as_f64().is_some(), "{line}");
-        assert!(
-            line["span"]["request_id"]
-                .as_str()
-                .is_some_and(|id| id.len() == 36),
-            "{line}"
-        );
-    }
-    assert!(
-        home_views
+
+    /// One JSON object per line; each request's line names its route, status and latency,
+    /// and the signed-in user's requests name her.
+    fn logs_json_lines_with_route_status_and_user(&self) {
+        let log = std::fs::read_to_string(&self.log_path).unwrap();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let home_views: Vec<&serde_json::Value> = lines
             .iter()
-            .any(|l| l["span"]["user_id"].as_i64().is_some()),
-        "a signed-in view names its user: {home_views:?}"
-    );
-
-    // The emulator keeps its grants in data/emulator-state.json (owner only), so a restart of
-    // `cargo run` keeps everyone's background access: after it, with her access token
-    // expired, sync refreshes with the refresh token issued before the restart.
-    let state = dir.path().join("data/emulator-state.json");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
-    // Her refresh token reaches the file moments after the sign-in, without a shutdown.
-    let mut kept = false;
-    for _ in 0..400 {
-        let doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap_or_default();
-        if doc["refresh_tokens"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|t| t["email"] == ALICE_EMAIL))
-        {
-            kept = true;
-            break;
+            .filter(|l| l["message"] == "request finished" && l["span"]["route"] == "/")
+            .collect();
+        assert!(!home_views.is_empty(), "{log}");
+        for line in &home_views {
+            assert_eq!(line["status"], 200, "{line}");
+            assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+            assert!(
+                line["span"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.len() == 36),
+                "{line}"
+            );
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            home_views
+                .iter()
+                .any(|l| l["span"]["user_id"].as_i64().is_some()),
+            "a signed-in view names its user: {home_views:?}"
+        );
     }
-    assert!(kept, "her refresh token is in the state file");
-    drop(guard); // killed: no shutdown, only what was written as it happened
-    let mut child = binary(dir.path())
-        .envs(env.clone())
-        .env("RUST_LOG", "info")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("serve2.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _again = Killed(child);
-    // The whole banner is read (and the pipe kept open), as a terminal would.
-    let mut banner = BufReader::new(stdout).lines();
-    let first = tokio::task::block_in_place(|| banner.by_ref().take(3).last());
-    assert!(
-        matches!(&first, Some(Ok(l)) if l.contains("sign in as")),
-        "{first:?} {}",
-        std::fs::read_to_string(dir.path().join("serve2.log")).unwrap()
-    );
-    let expired = expire_alice().await.unwrap_or_else(|e| {
-        let log = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
-        panic!("{e}: {log}")
-    });
-    assert_eq!(expired.status(), StatusCode::OK);
-    let out = sync_all(dir.path(), &env);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
-    let home = client.get(format!("{app}/")).send().await.unwrap();
-    let body = home.text().await.unwrap();
-    assert_eq!(body.matches("data-testid=\"file\"").count(), 25, "{body}");
-    let grants = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{emu_port}/emulator/requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        grants.contains("refresh_token"),
-        "the sync refreshed: {grants}"
-    );
-    // Without LOG_FORMAT, the human format; written to a file, it has no colour codes.
-    let human = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
-    assert!(human.contains("request finished"), "{human}");
-    assert!(!human.contains('\u{1b}'), "{human}");
-    assert!(!human.lines().any(|l| l.starts_with('{')), "{human}");
+
+    /// The emulator keeps its grants in data/emulator-state.json (owner only), so a restart of
+    /// `cargo run` keeps everyone's background access: after it, with her access token
+    /// expired, sync refreshes with the refresh token issued before the restart.
+    async fn restart_keeps_background_access(&self) {
+        let (dir, env, client, app) = (&self.dir, &self.env, &self.client, &self.app);
+        let state = dir.path().join("data/emulator-state.json");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // Her refresh token reaches the file moments after the sign-in, without a shutdown.
+        let mut kept = false;
+        for _ in 0..400 {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap_or_default();
+            if doc["refresh_tokens"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["email"] == ALICE_EMAIL))
+            {
+                kept = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(kept, "her refresh token is in the state file");
+        // Killed: no shutdown, only what was written as it happened.
+        drop(self.serve.borrow_mut().take());
+        let mut child = binary(dir.path())
+            .envs(env.clone())
+            .env("RUST_LOG", "info")
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("serve2.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let _again = Killed(child);
+        // The whole banner is read (and the pipe kept open), as a terminal would.
+        let mut banner = BufReader::new(stdout).lines();
+        let first = tokio::task::block_in_place(|| banner.by_ref().take(3).last());
+        assert!(
+            matches!(&first, Some(Ok(l)) if l.contains("sign in as")),
+            "{first:?} {}",
+            std::fs::read_to_string(dir.path().join("serve2.log")).unwrap()
+        );
+        assert_eq!(self.expire_alice().await.status(), StatusCode::OK);
+        let out = sync_all(dir.path(), env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("alice@example.test: ok,"), "{stdout}");
+        let home = client.get(format!("{app}/")).send().await.unwrap();
+        let body = home.text().await.unwrap();
+        assert_eq!(body.matches("data-testid=\"file\"").count(), 25, "{body}");
+        let grants = reqwest::Client::new()
+            .get(self.emu("/emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            grants.contains("refresh_token"),
+            "the sync refreshed: {grants}"
+        );
+        // Without LOG_FORMAT, the human format; written to a file, it has no colour codes.
+        let human = std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
+        assert!(human.contains("request finished"), "{human}");
+        assert!(!human.contains('\u{1b}'), "{human}");
+        assert!(!human.lines().any(|l| l.starts_with('{')), "{human}");
+    }
 }
 
 #[test]
@@ -459,7 +517,7 @@ on_both_backends! {
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("DATABASE_URL", &app.settings.database.url)
-                .env("SECRET_KEY", crate::helpers::SECRET)
+                .env("SECRET_KEY", offline_access::testing::SECRET)
                 .env("ADMIN_EMAILS", "admin@example.test")
                 .env("RUST_LOG", "warn")
                 .output()

@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{location, on_both_backends, TestApp, CLIENT_ID};
+use offline_access::on_both_backends;
+use offline_access::testing::{location, TestApp, CLIENT_ID};
 
 const GMAIL: &str = "https://www.googleapis.com/auth/gmail.readonly";
 const DRIVE: &str = "https://www.googleapis.com/auth/drive.metadata.readonly";

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use actix_session::storage::SessionStore;
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends};
+use offline_access::on_both_backends;
+use offline_access::testing::location;
 
 const ALICE: &str = "alice@example.test";
 
@@ -60,11 +61,11 @@ on_both_backends! {
     async fn instances_starting_together_on_a_new_database_all_start(app) {
         // A second database, empty, and four instances migrating it at once.
         let fresh = match app.backend {
-            crate::helpers::Backend::Sqlite => format!(
+            offline_access::testing::Backend::Sqlite => format!(
                 "sqlite://{}/fresh.db",
                 app.settings_dir().display()
             ),
-            crate::helpers::Backend::Postgres => {
+            offline_access::testing::Backend::Postgres => {
                 app.sql("DROP SCHEMA public CASCADE");
                 app.sql("CREATE SCHEMA public");
                 app.settings.database.url.clone()
@@ -299,8 +300,8 @@ on_both_backends! {
 /// A provider that stops answering: the page says so within the configured timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_hangs_gets_a_503_within_the_timeout() {
-    let app = crate::helpers::TestApp::spawn_on_with(
-        crate::helpers::Backend::Sqlite,
+    let app = offline_access::testing::TestApp::spawn_on_with(
+        offline_access::testing::Backend::Sqlite,
         &[("UPSTREAM_TIMEOUT_SECS", "1")],
     )
     .await
@@ -355,7 +356,7 @@ on_both_backends! {
                 "/emulator/mobile-sign-in",
                 serde_json::json!({"account": "bob@example.test",
                     "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
-                    "server_client_id": crate::helpers::CLIENT_ID,
+                    "server_client_id": offline_access::testing::CLIENT_ID,
                     "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"]}),
             )
         };

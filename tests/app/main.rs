@@ -9,7 +9,6 @@ mod browser;
 mod cli;
 mod gmail;
 mod hardening;
-mod helpers;
 mod offline;
 mod oidc;
 mod operations;

@@ -3,8 +3,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, TestApp, CLIENT_ID, SECRET};
 use crate::signin::ESCAPED_FILE;
+use offline_access::on_both_backends;
+use offline_access::testing::{location, TestApp, CLIENT_ID, SECRET};
 
 const ALICE: &str = "alice@example.test";
 

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{on_both_backends, TestApp};
+use offline_access::on_both_backends;
+use offline_access::testing::TestApp;
 
 const ALICE: &str = "alice@example.test";
 
@@ -155,7 +156,7 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_name_the_configured_provider() {
     let app = TestApp::spawn_on_with(
-        crate::helpers::Backend::Sqlite,
+        offline_access::testing::Backend::Sqlite,
         &[("PROVIDER_NAME", "Example ID")],
     )
     .await

@@ -8,8 +8,9 @@ use offline_access::secret::{Keys, SealedUnder};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
-use crate::helpers::{on_both_backends, TestApp, SECRET};
 use crate::signin::ESCAPED_FILE;
+use offline_access::on_both_backends;
+use offline_access::testing::{TestApp, SECRET};
 
 const ALICE: &str = "alice@example.test";
 const NEW_KEY: &str = "the-new-secret-key-rotated-in-december-0123456789-0123456789-abc";
@@ -322,7 +323,7 @@ async fn scrape(app: &TestApp) -> String {
 
 mod metrics {
     use super::*;
-    use crate::helpers::Backend;
+    use offline_access::testing::Backend;
 
     const REFRESHES: &str = "offline_access_token_refreshes_total";
     const UPSTREAM: &str = "offline_access_upstream_requests_total";

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, TestApp};
+use offline_access::on_both_backends;
+use offline_access::testing::{location, TestApp};
 
 const ALICE: &str = "alice@example.test";
 /// Alice's seeded Drive.

@@ -10,24 +10,23 @@ use serde_json::Value;
 use url::form_urlencoded::byte_serialize;
 
 use crate::bad_input::{app_on, MARK};
-use crate::helpers::{location, Backend, TestApp};
+use offline_access::on_both_backends;
+use offline_access::testing::{location, TestApp};
 
-/// An app on a multi-threaded runtime of its own (its servers run on the runtime's workers
-/// between cases).
+/// An app and the handle of the test's runtime: proptest calls `check` for each case on a
+/// blocking thread, which blocks on the runtime while the app's servers run on its workers.
 struct Harness {
     app: TestApp,
-    rt: tokio::runtime::Runtime,
+    rt: tokio::runtime::Handle,
 }
 
 impl Harness {
-    fn start(backend: Backend) -> Option<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let app = rt.block_on(app_on(backend))?;
-        Some(Self { app, rt })
+    /// Runs `body` with the harness on a blocking thread (a panic in it fails the test).
+    async fn with(app: TestApp, body: impl FnOnce(&Harness) + Send + 'static) {
+        let rt = tokio::runtime::Handle::current();
+        if let Err(e) = tokio::task::spawn_blocking(move || body(&Harness { app, rt })).await {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 
     /// Runs `cases` cases of `strategy` through `check` (which blocks on [`Self::rt`]).
@@ -45,16 +44,6 @@ impl Harness {
         });
         if let Err(e) = runner.run(&strategy, check) {
             panic!("{e}");
-        }
-    }
-}
-
-/// Runs `body(harness)` on SQLite, and on PostgreSQL when `TEST_POSTGRES_URL` is set.
-fn on_both_backends(body: impl Fn(&Harness)) {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        match Harness::start(backend) {
-            Some(h) => body(&h),
-            None => eprintln!("{backend:?} variant not run: TEST_POSTGRES_URL is not set"),
         }
     }
 }
@@ -159,9 +148,10 @@ async fn callback_case(
     Ok(())
 }
 
-#[test]
-fn arbitrary_callback_parameters_never_get_a_500_an_echo_or_an_exchange() {
-    on_both_backends(|h| {
+on_both_backends! {
+    with app_on;
+    async fn arbitrary_callback_parameters_never_get_a_500_an_echo_or_an_exchange(app) {
+    Harness::with(app, |h| {
         let before = h.app.snapshot();
         h.run(96, callback_params(), |p| {
             h.rt.block_on(callback_case(&h.app, p))
@@ -179,7 +169,9 @@ fn arbitrary_callback_parameters_never_get_a_500_an_echo_or_an_exchange() {
             assert_eq!(location(&h.app.get_url(back.as_str()).await), "/");
             assert_eq!(h.app.emu_count("token:authorization_code").await, 1);
         });
-    });
+    })
+    .await;
+    }
 }
 
 /// A body for `POST /authcode`.
@@ -315,9 +307,10 @@ async fn authcode_case(
     Ok(())
 }
 
-#[test]
-fn arbitrary_authcode_bodies_get_a_json_4xx_with_a_stable_error_code() {
-    on_both_backends(|h| {
+on_both_backends! {
+    with app_on;
+    async fn arbitrary_authcode_bodies_get_a_json_4xx_with_a_stable_error_code(app) {
+    Harness::with(app, |h| {
         let before = h.app.snapshot();
         h.run(
             128,
@@ -325,5 +318,7 @@ fn arbitrary_authcode_bodies_get_a_json_4xx_with_a_stable_error_code() {
             |case| h.rt.block_on(authcode_case(&h.app, case)),
         );
         assert_eq!(h.app.snapshot(), before, "nothing was stored");
-    });
+    })
+    .await;
+    }
 }

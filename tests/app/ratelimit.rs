@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, TestApp};
+use offline_access::testing::{Backend, TestApp};
 
 async fn app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
     TestApp::spawn_on_with(backend, extra).await

@@ -8,7 +8,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, TestApp, CLIENT_ID};
+use offline_access::on_both_backends;
+use offline_access::testing::{TestApp, CLIENT_ID};
 
 const ALICE: &str = "alice@example.test";
 const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type/";
@@ -79,7 +80,7 @@ async fn sign_in_fresh(app: &TestApp, who: &str) -> StatusCode {
         .send()
         .await
         .unwrap();
-    let auth = url::Url::parse(crate::helpers::location(&start)).unwrap();
+    let auth = url::Url::parse(offline_access::testing::location(&start)).unwrap();
     let back = app.consent_with(&browser, &auth, who, "allow").await;
     browser.get(back.as_str()).send().await.unwrap().status()
 }

@@ -3,8 +3,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{location, on_both_backends, TestApp};
 use crate::signin::ESCAPED_FILE;
+use offline_access::on_both_backends;
+use offline_access::testing::{location, TestApp};
 
 const ALICE: &str = "alice@example.test";
 const ADMIN: &str = "admin@example.test";
@@ -191,7 +192,7 @@ impl Family {
 /// What the outage test's requests need: the admin's browser (`app.client`), alice's id and the
 /// admin's CSRF token.
 struct Outage<'a> {
-    app: &'a crate::helpers::TestApp,
+    app: &'a offline_access::testing::TestApp,
     alice: i64,
     csrf: String,
 }
@@ -236,7 +237,7 @@ impl Outage<'_> {
                         serde_json::json!({
                             "account": ALICE,
                             "client_id": "100000000001-emulatorandroid.apps.googleusercontent.com",
-                            "server_client_id": crate::helpers::CLIENT_ID,
+                            "server_client_id": offline_access::testing::CLIENT_ID,
                             "scopes": ["https://www.googleapis.com/auth/drive.metadata.readonly"],
                         }),
                     )
@@ -286,7 +287,7 @@ async fn an_unreachable_database_is_a_503_on_every_route_and_recovery_needs_no_r
         eprintln!("not run: TEST_POSTGRES_URL is not set");
         return;
     }
-    let probe = TestApp::spawn_on(crate::helpers::Backend::Postgres)
+    let probe = TestApp::spawn_on(offline_access::testing::Backend::Postgres)
         .await
         .unwrap();
     let real = url::Url::parse(&probe.settings.database.url).unwrap();
@@ -353,7 +354,7 @@ async fn an_unreachable_database_is_a_503_on_every_route_and_recovery_needs_no_r
 on_both_backends! {
     async fn an_exhausted_pool_is_a_503_page_within_the_timeout(app) {
         // A small pool that waits one second for a connection.
-        let app = crate::helpers::TestApp::spawn_on_with(
+        let app = offline_access::testing::TestApp::spawn_on_with(
             app.backend,
             &[("DB_POOL_SIZE", "2"), ("DB_TIMEOUT_SECS", "1")],
         )

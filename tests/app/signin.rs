@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use reqwest::cookie::CookieStore;
 use reqwest::StatusCode;
 
-use crate::helpers::{client_with_jar, location, on_both_backends, TestApp, CLIENT_ID};
+use offline_access::on_both_backends;
+use offline_access::testing::{client_with_jar, location, TestApp, CLIENT_ID};
 
 pub const ESCAPED_FILE: &str = "&#34;Q3&#34; &#60;b&#62;report&#60;/b&#62; &#38; café.txt";
 
@@ -390,21 +391,7 @@ fn token_like(bytes: &[u8], prefix: &[u8]) -> bool {
 
 on_both_backends! {
     async fn every_kind_of_bad_id_token_is_refused_and_nothing_is_stored(app) {
-        for variant in [
-            "bad_signature",
-            "alg_none",
-            "wrong_iss",
-            "wrong_aud",
-            "expired",
-            "unknown_kid",
-            // HS256 keyed with the provider's public key (algorithm confusion).
-            "hs256_public_key",
-            "iat_future",
-            "nonce_mismatch",
-            "missing_sub",
-            // Several audiences, and the authorized party is another client.
-            "azp_foreign",
-        ] {
+        for variant in google_emulator::IdTokenFault::ALL.map(|f| f.name()) {
             app.emu_post(
                 "/emulator/faults",
                 serde_json::json!({"id_token": variant, "count": 1}),

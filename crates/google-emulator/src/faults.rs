@@ -48,6 +48,39 @@ pub enum IdTokenFault {
 pub const FOREIGN_CLIENT_ID: &str = "other-client.apps.googleusercontent.com";
 
 impl IdTokenFault {
+    /// Every kind of bad ID token, in the order the docs list them: the one list the
+    /// emulator's tests and the app's iterate over.
+    pub const ALL: [IdTokenFault; 11] = [
+        IdTokenFault::BadSignature,
+        IdTokenFault::AlgNone,
+        IdTokenFault::WrongIss,
+        IdTokenFault::WrongAud,
+        IdTokenFault::Expired,
+        IdTokenFault::UnknownKid,
+        IdTokenFault::Hs256PublicKey,
+        IdTokenFault::IatFuture,
+        IdTokenFault::NonceMismatch,
+        IdTokenFault::MissingSub,
+        IdTokenFault::AzpForeign,
+    ];
+
+    /// The name the `/emulator/faults` control takes (`{"id_token": name}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            IdTokenFault::BadSignature => "bad_signature",
+            IdTokenFault::AlgNone => "alg_none",
+            IdTokenFault::WrongIss => "wrong_iss",
+            IdTokenFault::WrongAud => "wrong_aud",
+            IdTokenFault::Expired => "expired",
+            IdTokenFault::UnknownKid => "unknown_kid",
+            IdTokenFault::Hs256PublicKey => "hs256_public_key",
+            IdTokenFault::IatFuture => "iat_future",
+            IdTokenFault::NonceMismatch => "nonce_mismatch",
+            IdTokenFault::MissingSub => "missing_sub",
+            IdTokenFault::AzpForeign => "azp_foreign",
+        }
+    }
+
     /// Changes the claims as this fault says (faults about the signature change none).
     pub fn spoil_claims(self, claims: &mut Map<String, Value>, now: i64) {
         match self {
@@ -252,5 +285,20 @@ impl RequestLog {
             self.requests.remove(0);
         }
         self.requests.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_token_fault_is_listed_once_under_the_name_the_control_takes() {
+        for (i, fault) in IdTokenFault::ALL.iter().enumerate() {
+            assert_eq!(serde_json::to_value(fault).unwrap(), fault.name());
+            let parsed: IdTokenFault = serde_json::from_value(json!(fault.name())).unwrap();
+            assert_eq!(parsed, *fault);
+            assert_eq!(IdTokenFault::ALL.iter().position(|f| f == fault), Some(i));
+        }
     }
 }

@@ -33,6 +33,7 @@ use keys::{KeyRing, Keys};
 use state::{Shared, Store};
 
 pub use cli::{run_cli, EmulatorArgs};
+pub use faults::IdTokenFault;
 pub use model::{ClientKind, ClientRegistration, Profile};
 
 /// Options for an emulator started in-process.

@@ -30,7 +30,45 @@ pub struct TestApp {
     pub(super) _pg: Option<PgDatabase>,
 }
 
+/// A [`TestApp`] to configure before it starts: `TestApp::on(backend).env(NAME, value).spawn()`.
+pub struct TestAppBuilder {
+    backend: Backend,
+    vars: Vec<(String, String)>,
+}
+
+impl TestAppBuilder {
+    /// Sets an environment variable of the app's configuration (`METRICS_BIND`, a rate, …).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The same for each of `vars`.
+    pub fn envs(self, vars: &[(&str, &str)]) -> Self {
+        vars.iter().fold(self, |b, (k, v)| b.env(k, v))
+    }
+
+    /// Starts the emulator and the app on a fresh database; `None` for PostgreSQL when
+    /// `TEST_POSTGRES_URL` is not set.
+    pub async fn spawn(self) -> Option<TestApp> {
+        let extra: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        TestApp::spawn_fresh(self.backend, &extra).await
+    }
+}
+
 impl TestApp {
+    /// An app on `backend`, to configure before it starts.
+    pub fn on(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            vars: Vec::new(),
+        }
+    }
+
     /// An app on SQLite.
     pub async fn spawn() -> Self {
         Self::spawn_on(Backend::Sqlite).await.unwrap()
@@ -38,11 +76,15 @@ impl TestApp {
 
     /// An app on `backend`; `None` for PostgreSQL when `TEST_POSTGRES_URL` is not set.
     pub async fn spawn_on(backend: Backend) -> Option<Self> {
-        Self::spawn_on_with(backend, &[]).await
+        Self::on(backend).spawn().await
     }
 
-    /// The same with extra settings (environment variable, value).
+    /// `TestApp::on(backend).envs(extra).spawn()`.
     pub async fn spawn_on_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Self> {
+        Self::on(backend).envs(extra).spawn().await
+    }
+
+    async fn spawn_fresh(backend: Backend, extra: &[(&str, &str)]) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let (db_url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/app.db", dir.path().display()), None),

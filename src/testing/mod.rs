@@ -9,7 +9,7 @@ mod app;
 mod postgres;
 pub mod rows;
 
-pub use app::TestApp;
+pub use app::{TestApp, TestAppBuilder};
 pub use rows::{SessionRow, Snapshot};
 
 use std::sync::Arc;

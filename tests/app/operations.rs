@@ -331,7 +331,10 @@ mod metrics {
     // The counters belong to the test process, which runs many apps at once: each check is
     // of what this test's requests added. The gauges are this app's database, exactly.
     async fn counts_refreshes_401s_and_upstream_failures(backend: Backend) {
-        let Some(app) = TestApp::spawn_on_with(backend, &[("METRICS_BIND", "127.0.0.1:0")]).await
+        let Some(app) = TestApp::on(backend)
+            .env("METRICS_BIND", "127.0.0.1:0")
+            .spawn()
+            .await
         else {
             return eprintln!("postgres variant not run: TEST_POSTGRES_URL is not set");
         };

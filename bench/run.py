@@ -30,11 +30,17 @@ ready for BENCHMARKS.md.
 Knobs (environment): BENCH_RUNS, BENCH_SECS, BENCH_SESSIONS (the session counts of the memory
 section, default "1000,10000"), BENCH_USERS (100000), BENCH_AUTHCODES (codes per run, 1000),
 BENCH_ONLY (a comma-separated list of memory, home, gmail, signins, authcode, admin, storm: only
-those sections), TEST_POSTGRES_URL.
+those sections), TEST_POSTGRES_URL, BENCH_BASELINE_BIN (a folder with another build's
+`offline-access` and `google-emulator` release binaries: the `home` section then measures the
+signed-in `GET /` of that build too, on its own emulator and database, alternating its runs with
+this build's so that drift hits both, and prints both beside the floor).
+
+This file only orchestrates (processes, `wrk`, medians, markdown): every browser flow (sign-ins,
+the consent form, the Gmail grant) and the database chores are the driver's (bench/driver/, the
+cargo example `bench-driver`, whose path bench/run passes in BENCH_DRIVER).
 """
 
 import datetime
-import http.cookiejar
 import json
 import os
 import platform
@@ -56,6 +62,10 @@ RELEASE = os.path.join(ROOT, "target", "release")
 # run (the second app instance too) is the same build even if target/ is rebuilt meanwhile.
 BIN = RELEASE
 DRIVER = os.environ.get("BENCH_DRIVER", "")
+BASELINE = os.environ.get("BENCH_BASELINE_BIN", "")
+BINARIES = ("offline-access", "google-emulator")
+# Where the baseline's binaries are copied at the start, as BIN.
+BASELINE_BIN = BASELINE
 LUA = os.path.join(ROOT, "bench", "wrk-report.lua")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECS = float(os.environ.get("BENCH_SECS", "5"))
@@ -159,7 +169,7 @@ def wrk(url, connections, headers=(), pids=()):
 
 
 def driver(command, *flags, pids=()):
-    """One driver command (benches/load.rs); its JSON answer."""
+    """One driver command (bench/driver/); its JSON answer."""
     cmd = [DRIVER, command]
     for i in range(0, len(flags), 2):
         cmd += [f"--{flags[i]}", str(flags[i + 1])]
@@ -197,59 +207,11 @@ def fetch(url, cookie=None):
         return e.code, e.read().decode(errors="replace")
 
 
-class Browser:
-    """A browser without JavaScript: a cookie jar, redirects read one at a time."""
-
-    def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect
-        )
-
-    def location(self, url, data=None):
-        try:
-            resp = self.opener.open(url, data=data)
-        except urllib.error.HTTPError as e:
-            if e.code in (301, 302, 303, 307):
-                return urllib.parse.urljoin(url, e.headers["Location"])
-            fail(f"{url} answered {e.code}: {e.read()[:300]!r}")
-        fail(f"{url} did not redirect (answered {resp.status})")
-
-    def consent(self, emu, auth, account):
-        """Opens the consent page, ticks every requested scope, Allow; where it sends us."""
-        page = self.opener.open(auth).read().decode()
-        m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        if not m:
-            fail(f"no consent form at {auth}")
-        query = urllib.parse.parse_qsl(urllib.parse.urlparse(auth).query)
-        scopes = dict(query)["scope"].split()
-        form = query + [("csrf_token", m.group(1)), ("account", account), ("action", "allow")]
-        form += [("granted_scope", s) for s in scopes if s not in ("openid", "email", "profile")]
-        url = f"{emu}{urllib.parse.urlparse(auth).path}"
-        return self.location(url, urllib.parse.urlencode(form).encode())
-
-    def cookie(self):
-        session = [c for c in self.jar if c.name == "oa_session"]
-        if not session:
-            fail("the sign-in did not set a session cookie")
-        return f"oa_session={session[0].value}"
-
-
-def sign_in(app, emu, account):
-    """A browser's sign-in: the app's redirect, the consent form, back to the app."""
-    b = Browser()
-    back = b.consent(emu, b.location(f"{app}/oauth2callback"), account)
-    b.location(back)
-    return b
-
-
-def grant_gmail(app, emu, browser, account):
-    """Incremental consent: the app asks for Gmail alone, the user allows, back to /gmail."""
-    auth = browser.location(f"{app}/oauth2callback?grant=gmail")
-    back = browser.consent(emu, auth, account)
-    landed = browser.location(back)
-    if not landed.endswith("/gmail"):
-        fail(f"the Gmail grant ended on {landed}")
+def sign_in(app, account, grant=None):
+    """A browser's sign-in at the app (by the driver), with the Gmail grant when `grant` is
+    "gmail"; its session cookie, as a `Cookie` header's value."""
+    flags = ("app", app, "account", account) + (("grant", grant) if grant else ())
+    return driver("sign-in", *flags)["cookie"]
 
 
 def access_token(emu, email, scope=None):
@@ -293,15 +255,16 @@ def table(head, rows):
 class Stack:
     """The emulator and the app (and a second app instance, on demand) for one backend."""
 
-    def __init__(self, backend, work, database_url):
+    def __init__(self, backend, work, database_url, bin_dir=None):
         self.backend, self.work, self.database_url = backend, work, database_url
+        self.bin = bin_dir or BIN
         self.procs = []
         emu_port, app_port = free_port(), free_port()
         self.emu = f"http://127.0.0.1:{emu_port}"
         self.app = f"http://127.0.0.1:{app_port}"
         log = os.path.join(work, "emulator.log")
         self.emu_proc = self.spawn(
-            [os.path.join(BIN, "google-emulator"), "--bind", f"127.0.0.1:{emu_port}"], log
+            [os.path.join(self.bin, "google-emulator"), "--bind", f"127.0.0.1:{emu_port}"], log
         )
         wait_for(f"{self.emu}/.well-known/openid-configuration", self.emu_proc, log)
         post_json(
@@ -366,7 +329,7 @@ class Stack:
             "RUST_LOG": "warn",
         }
         log = os.path.join(self.work, log_name)
-        p = self.spawn([os.path.join(BIN, "offline-access"), "serve"], log, env=env, cwd=self.work)
+        p = self.spawn([os.path.join(self.bin, "offline-access"), "serve"], log, env=env, cwd=self.work)
         wait_for(f"http://127.0.0.1:{port}/healthz", p, log)
         return p
 
@@ -414,7 +377,7 @@ def section_memory(s, idle):
         took = "–"
         if need > 0:
             r = driver(
-                "signins", "app", s.app, "emulator", s.emu, *account_flags(),
+                "signins", "app", s.app, *account_flags(),
                 "count", need, "concurrency", SIGN_IN_CONCURRENCY,
             )
             if r["failures"]:
@@ -454,21 +417,42 @@ def account_flags():
     return flags
 
 
-def section_home(s, cookie):
-    token = access_token(s.emu, "alice@example.test")
+def home_page_check(s, cookie):
     status, page = fetch(f"{s.app}/", cookie)
     if status != 200 or page.count('data-testid="file"') != 25:
         fail(f"the signed-in page answered {status} and does not list 25 files; see {s.work}")
+
+
+def section_home(s, cookie, baseline_database):
+    token = access_token(s.emu, "alice@example.test")
+    home_page_check(s, cookie)
     floor_url = f"{s.emu}/drive/v3/files?" + urllib.parse.urlencode(
         {"pageSize": 25, "orderBy": "modifiedTime desc", "fields": FIELDS}
     )
-    rows = []
-    for c in (1, 64):
-        floor_runs, app_runs = [], []
-        for _ in range(RUNS):
-            floor_runs.append(wrk(floor_url, c, [f"Authorization: Bearer {token}"], [("emu", s.emu_proc.pid)]))
-            app_runs.append(wrk(f"{s.app}/", c, [f"Cookie: {cookie}"], s.both()))
-        rows.append((c, median_of(floor_runs), median_of(app_runs)))
+    base = None
+    if BASELINE:
+        work = os.path.join(s.work, "baseline")
+        os.mkdir(work)
+        base = Stack(s.backend, work, baseline_database(work), BASELINE_BIN)
+    try:
+        if base:
+            base_cookie = sign_in(base.app, "alice@example.test")
+            home_page_check(base, base_cookie)
+        rows, base_rows = [], []
+        for c in (1, 64):
+            floor_runs, app_runs, base_runs = [], [], []
+            # The floor, then (with a baseline) the baseline's page and this build's, in turn.
+            for _ in range(RUNS):
+                floor_runs.append(wrk(floor_url, c, [f"Authorization: Bearer {token}"], [("emu", s.emu_proc.pid)]))
+                if base:
+                    base_runs.append(wrk(f"{base.app}/", c, [f"Cookie: {base_cookie}"], base.both()))
+                app_runs.append(wrk(f"{s.app}/", c, [f"Cookie: {cookie}"], s.both()))
+            rows.append((c, median_of(floor_runs), median_of(app_runs)))
+            if base:
+                base_rows.append((c, rows[-1][1], median_of(base_runs), rows[-1][2]))
+    finally:
+        if base:
+            base.stop()
     print(f"### Signed-in `GET /` beside its floor ({s.backend})\n")
     print("Floor: the same Drive files.list (pageSize=25, same fields) asked of the emulator with "
           "alice's access token. `wrk`, medians of the runs.\n")
@@ -482,6 +466,8 @@ def section_home(s, cookie):
             for c, f, a in rows
         ],
     )
+    if base:
+        section_home_baseline(s, base, base_rows)
     by_c = {c: (f, a) for c, f, a in rows}
     f1, a1 = by_c[1]
     f64, a64 = by_c[64]
@@ -494,9 +480,34 @@ def section_home(s, cookie):
            f"{a1['app_cpu_ms']:.3f} / {a64['app_cpu_ms']:.3f} ms", "≤ 0.15 ms", worst <= 0.15)
 
 
-def section_gmail(s, browser):
-    grant_gmail(s.app, s.emu, browser, "alice@example.test")
-    cookie = browser.cookie()
+def section_home_baseline(s, base, rows):
+    print(f"### Signed-in `GET /`, baseline beside this build ({s.backend})\n")
+    print(f"Baseline: the binaries in `BENCH_BASELINE_BIN` ({BASELINE}), with their own emulator "
+          "and database, alice signed in on each. In each of the runs, the floor (this build's "
+          "emulator), then the baseline's `GET /`, then this build's, so drift hits both; `wrk`, "
+          "medians of the runs.\n")
+    table(
+        ["c", "", "req/s", "/floor", "p50", "p99", "app − floor p50", "app CPU/req", "emulator CPU/req",
+         "failures"],
+        [
+            (c, what, f"{r['rps']:.0f}", ratio(r["rps"], f["rps"]) if what != "floor" else "1",
+             ms(r["p50"]), ms(r["p99"]), ms(r["p50"] - f["p50"]) if what != "floor" else "–",
+             ms(r["app_cpu_ms"]) if what != "floor" else "–", ms(r["emu_cpu_ms"]), r["failures"])
+            for c, f, b, a in rows
+            for what, r in (("floor", f), ("baseline", b), ("this build", a))
+        ],
+    )
+    for c, _, b, a in rows:
+        print(f"- c={c}: app CPU per request {ms(b['app_cpu_ms'])} (baseline) → {ms(a['app_cpu_ms'])} "
+              f"(this build), {ratio(a['app_cpu_ms'], b['app_cpu_ms'])}")
+    print()
+    for name, n, bad in base.log_problems():
+        print(f"Baseline app log `{name}`: {n} lines, {len(bad)} at ERROR or WARN.")
+    print()
+
+
+def section_gmail(s):
+    cookie = sign_in(s.app, "alice@example.test", grant="gmail")
     status, page = fetch(f"{s.app}/gmail", cookie)
     if status != 200 or page.count('data-testid="message"') != 25:
         fail(f"/gmail answered {status} and does not list 25 messages; see {s.work}")
@@ -536,7 +547,7 @@ def section_signins(s):
                    "concurrency", SIGN_IN_CONCURRENCY, pids=[("emu", s.emu_proc.pid)])
         )
         app_runs.append(
-            driver("signins", "app", s.app, "emulator", s.emu, *account_flags(), "secs", SECS,
+            driver("signins", "app", s.app, *account_flags(), "secs", SECS,
                    "concurrency", SIGN_IN_CONCURRENCY, pids=s.both())
         )
     f, a = median_of(floor_runs), median_of(app_runs)
@@ -597,7 +608,7 @@ def section_authcode(s):
 
 
 def section_admin(s):
-    admin = sign_in(s.app, s.emu, "admin@example.test").cookie()
+    admin = sign_in(s.app, "admin@example.test")
     seeded = driver("seed-users", "database", s.database_url, "count", USERS, "client-id", CLIENT_ID,
                     "deep", USERS // 10)
     total = driver("db-stats", "database", s.database_url)["users"]
@@ -673,7 +684,9 @@ def section_storm(s, cookie):
     )
 
 
-def run_backend(backend, database_url, work, note=None):
+def run_backend(backend, database_url, work, baseline_database, note=None):
+    """Every wanted section on one backend; `baseline_database(folder)` makes the baseline's
+    database (with BENCH_BASELINE_BIN)."""
     print(f"## {backend}\n")
     if note:
         print(note + "\n")
@@ -683,19 +696,21 @@ def run_backend(backend, database_url, work, note=None):
         idle = rss_mib(s.app_proc.pid)
         if wanted("memory"):
             section_memory(s, idle)
-        alice = sign_in(s.app, s.emu, "alice@example.test")
-        if wanted("home"):
-            section_home(s, alice.cookie())
-        if wanted("gmail"):
-            section_gmail(s, alice)
-        if wanted("signins"):
-            section_signins(s)
-        if wanted("authcode"):
-            section_authcode(s)
-        if wanted("admin"):
-            section_admin(s)
-        if wanted("storm"):
-            section_storm(s, alice.cookie())
+        alice = sign_in(s.app, "alice@example.test")
+        sections = [
+            ("home", lambda: section_home(s, alice, baseline_database)),
+            ("gmail", lambda: section_gmail(s)),
+            ("signins", lambda: section_signins(s)),
+            ("authcode", lambda: section_authcode(s)),
+            ("admin", lambda: section_admin(s)),
+            ("storm", lambda: section_storm(s, alice)),
+        ]
+        for name, section in sections:
+            if wanted(name):
+                section()
+                # wrk stops with requests in flight, which the app still completes: let them
+                # end before the next section (the storm expires alice's tokens) or the stop.
+                time.sleep(0.5)
         print(f"App RSS at the end: {rss_mib(s.app_proc.pid):.1f} MiB; emulator RSS "
               f"{rss_mib(s.emu_proc.pid):.1f} MiB.\n")
     finally:
@@ -706,6 +721,18 @@ def run_backend(backend, database_url, work, note=None):
         for l in bad[:5]:
             print(f"    {l[:300]}")
     print()
+
+
+def copy_binaries(source, dest):
+    """The app and the emulator copied from `source` into `dest`, so that every process of the
+    run is the same build even if target/ is rebuilt meanwhile; `dest`."""
+    os.mkdir(dest)
+    for name in BINARIES:
+        path = os.path.join(source, name)
+        if not os.access(path, os.X_OK):
+            fail(f"{path} is not an executable")
+        shutil.copy2(path, dest)
+    return dest
 
 
 def header():
@@ -732,6 +759,8 @@ def header():
     print(f"- commit: {commit}")
     print(f"- release build; app and emulator as separate processes on loopback; {RUNS} runs of "
           f"{SECS:g} s each (medians); backends: SQLite" + (", PostgreSQL" if PG_ADMIN else ""))
+    if BASELINE:
+        print(f"- baseline for the signed-in page: the binaries in {BASELINE}")
     print()
 
 
@@ -740,29 +769,35 @@ def main():
         if w not in SECTIONS:
             fail(f"BENCH_ONLY: {w!r} is not one of {', '.join(SECTIONS)}")
     if not DRIVER or not os.path.exists(DRIVER):
-        fail("BENCH_DRIVER must name the driver (benches/load.rs); start bench/run, not this file")
-    global BIN
+        fail("BENCH_DRIVER must name the driver (bench/driver/); start bench/run, not this file")
+    global BIN, BASELINE_BIN
     started = time.time()
     work = tempfile.mkdtemp(prefix="oa-bench-")
-    BIN = os.path.join(work, "bin")
-    os.mkdir(BIN)
-    for name in ("offline-access", "google-emulator"):
-        shutil.copy2(os.path.join(RELEASE, name), BIN)
+    BIN = copy_binaries(RELEASE, os.path.join(work, "bin"))
+    if BASELINE:
+        BASELINE_BIN = copy_binaries(BASELINE, os.path.join(work, "bin-baseline"))
     header()
     sqlite_dir = os.path.join(work, "sqlite")
     os.mkdir(sqlite_dir)
-    run_backend("SQLite", f"sqlite://{sqlite_dir}/app.db", sqlite_dir)
+    run_backend("SQLite", f"sqlite://{sqlite_dir}/app.db", sqlite_dir,
+                lambda folder: f"sqlite://{folder}/app.db")
     if PG_ADMIN:
-        name = f"bench_{os.getpid()}_{random.randrange(16**6):06x}"
-        pg = driver("pg-create", "admin", PG_ADMIN, "name", name)
-        note = (f"PostgreSQL {pg['server_version']} on the same machine, a fresh database ({name}) "
-                "dropped after the run; the server's CPU is in no column.")
-        pg_dir = os.path.join(work, "postgres")
-        os.mkdir(pg_dir)
+        names = []
+
+        def pg_database(suffix=""):
+            names.append(f"bench_{os.getpid()}_{random.randrange(16**6):06x}{suffix}")
+            return driver("pg-create", "admin", PG_ADMIN, "name", names[-1])
+
         try:
-            run_backend("PostgreSQL", pg["url"], pg_dir, note)
+            pg = pg_database()
+            note = (f"PostgreSQL {pg['server_version']} on the same machine, a fresh database "
+                    f"({names[0]}) dropped after the run; the server's CPU is in no column.")
+            pg_dir = os.path.join(work, "postgres")
+            os.mkdir(pg_dir)
+            run_backend("PostgreSQL", pg["url"], pg_dir, lambda _: pg_database("_baseline")["url"], note)
         finally:
-            driver("pg-drop", "admin", PG_ADMIN, "name", name)
+            for name in names:
+                driver("pg-drop", "admin", PG_ADMIN, "name", name)
     print("## Targets\n")
     table(
         ["backend", "figure", "measured", "target", ""],

@@ -10,6 +10,7 @@ mod postgres;
 pub mod rows;
 
 pub use app::{TestApp, TestAppBuilder};
+pub use postgres::{create_database, drop_database};
 pub use rows::{SessionRow, Snapshot};
 
 use std::sync::Arc;

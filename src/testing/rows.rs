@@ -193,57 +193,9 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Adds `n` users (`user00000@load.test` …, seen one minute apart, the highest number most
-    /// recently, all before now) in one transaction; users 0–99 need consent, 100–109 have a
-    /// failing refresh, the others hold an active grant.
+    /// Adds `n` users to the app's database as [`seed_users`] does, for the app's client.
     pub fn seed_users(&self, n: usize) {
-        use diesel::prelude::*;
-        let base = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
-        let at = |i: usize| {
-            (base + chrono::Duration::minutes(i as i64))
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        };
-        let mut statements = Vec::new();
-        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-            let users: Vec<String> = chunk
-                .iter()
-                .map(|&i| {
-                    format!(
-                        "('load-{i}', 'user{i:05}@load.test', TRUE, 'Load User {i:05}', FALSE, '{t}', '{t}')",
-                        t = at(i)
-                    )
-                })
-                .collect();
-            statements.push(format!(
-                "INSERT INTO users (google_sub, email, email_verified, name, is_admin, created_at, last_seen_at) VALUES {}",
-                users.join(", ")
-            ));
-        }
-        statements.push(format!(
-            "INSERT INTO credentials (user_id, client_id, scopes, status, updated_at, last_error, last_error_at) \
-             SELECT id, '{CLIENT_ID}', 'openid', \
-               CASE WHEN google_sub IN ({}) THEN 'needs_consent' ELSE 'active' END, created_at, \
-               CASE WHEN google_sub IN ({}) THEN 'refresh failed: the sign-in provider is unavailable' END, \
-               CASE WHEN google_sub IN ({}) THEN created_at END \
-             FROM users WHERE google_sub LIKE 'load-%'",
-            (0..100).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
-            (100..110).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
-            (100..110).map(|i| format!("'load-{i}'")).collect::<Vec<_>>().join(","),
-        ));
-        self.db
-            .run_blocking(move |c| {
-                c.transaction::<_, anyhow::Error, _>(|c| {
-                    for s in &statements {
-                        diesel::sql_query(s.as_str()).execute(c)?;
-                    }
-                    Ok(())
-                })
-            })
-            .unwrap();
+        seed_users(&self.db, n, CLIENT_ID).unwrap();
     }
 
     /// The plan the database chooses for `explain` (an `EXPLAIN …` statement), as text.
@@ -293,4 +245,64 @@ impl TestApp {
             })
             .unwrap()
     }
+}
+
+/// Adds `n` users (`user00000@load.test` …, seen one minute apart, the highest number most
+/// recently, all before now) to `db` in one transaction, their grants for `client_id`; users
+/// 0–99 need consent, 100–109 have a failing refresh, the others hold an active grant. The
+/// tests' [`TestApp::seed_users`] and the benchmark driver's `seed-users`.
+pub fn seed_users(
+    db: &crate::store::Db,
+    n: usize,
+    client_id: &str,
+) -> Result<(), crate::store::DbError> {
+    use diesel::prelude::*;
+    let base = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let at = |i: usize| {
+        (base + chrono::Duration::minutes(i as i64))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let mut statements = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let users: Vec<String> = chunk
+            .iter()
+            .map(|&i| {
+                format!(
+                    "('load-{i}', 'user{i:05}@load.test', TRUE, 'Load User {i:05}', FALSE, '{t}', '{t}')",
+                    t = at(i)
+                )
+            })
+            .collect();
+        statements.push(format!(
+            "INSERT INTO users (google_sub, email, email_verified, name, is_admin, created_at, last_seen_at) VALUES {}",
+            users.join(", ")
+        ));
+    }
+    let subs = |r: std::ops::Range<usize>| {
+        r.map(|i| format!("'load-{i}'"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    statements.push(format!(
+        "INSERT INTO credentials (user_id, client_id, scopes, status, updated_at, last_error, last_error_at) \
+         SELECT id, '{client_id}', 'openid', \
+           CASE WHEN google_sub IN ({consent}) THEN 'needs_consent' ELSE 'active' END, created_at, \
+           CASE WHEN google_sub IN ({failing}) THEN 'refresh failed: the sign-in provider is unavailable' END, \
+           CASE WHEN google_sub IN ({failing}) THEN created_at END \
+         FROM users WHERE google_sub LIKE 'load-%'",
+        consent = subs(0..100),
+        failing = subs(100..110),
+    ));
+    db.run_blocking(move |c| {
+        c.transaction::<_, anyhow::Error, _>(|c| {
+            for s in &statements {
+                diesel::sql_query(s.as_str()).execute(c)?;
+            }
+            Ok(())
+        })
+    })
 }

@@ -1,7 +1,8 @@
 """The soak's traffic (Python's standard library only), run by scripts/soak.
 
 Worker threads send a mix for --secs seconds: signed-in page views (Drive, Gmail, account),
-admin pages, whole sign-ins in new browsers followed by sign-out, sign-ins started and never
+admin pages, whole sign-ins in new browsers (by the bench driver, which walks the consent
+screen) followed by sign-out, sign-ins started and never
 finished, mobile /authcode exchanges, bad input (garbage queries, tampered cookies, unknown paths,
 wrong methods) and health probes; every 30 s every access token expires, so refreshes run too.
 Once a minute it prints the app's and the emulator's resident memory and open file descriptors.
@@ -15,6 +16,7 @@ import os
 import random
 import re
 import sqlite3
+import subprocess
 import threading
 import time
 import urllib.error
@@ -39,6 +41,13 @@ class Browser:
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), NoRedirect
         )
+
+    def set_cookie(self, header, host="127.0.0.1"):
+        """Takes `name=value` (what the driver's sign-in prints) into the jar."""
+        name, value = header.split("=", 1)
+        self.jar.set_cookie(http.cookiejar.Cookie(
+            0, name, value, None, False, host, False, False, "/", True, False,
+            None, False, None, None, {}))
 
     def request(self, method, url, data=None, headers=None):
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
@@ -94,47 +103,20 @@ class Soak:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
-    def consent(self, browser, auth_url, account):
-        status, headers, html = browser.get(auth_url)
-        if 300 <= status < 400:
-            return headers.get("Location")
-        token = hidden(html, "csrf_token")
-        if status != 200 or token is None:
-            raise RuntimeError(f"consent page answered {status}")
-        query = urllib.parse.parse_qsl(urllib.parse.urlsplit(auth_url).query)
-        scopes = dict(query).get("scope", "").split(" ")
-        form = query + [("csrf_token", token), ("account", account), ("action", "allow")]
-        form += [("granted_scope", s) for s in scopes if s not in ("openid", "email", "profile")]
-        path = urllib.parse.urlsplit(auth_url).path
-        status, headers, _ = browser.post_form(self.emu + path, form)
-        if not 300 <= status < 400:
-            raise RuntimeError(f"consent POST answered {status}")
-        return headers.get("Location")
-
-    def sign_in(self, account):
-        """A whole sign-in in a new browser; returns it signed in."""
+    def sign_in(self, account, grant=None):
+        """A whole sign-in in a new browser, by the bench driver (the one walker of the
+        consent screen); returns a Browser holding its session."""
+        command = [self.args.driver, "sign-in", "--app", self.app, "--account", account]
+        if grant:
+            command += ["--grant", grant]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        self.count("sign-in" + (f" with the {grant} grant" if grant else ""),
+                   303 if out.returncode == 0 else 0)
+        if out.returncode != 0:
+            raise RuntimeError(f"sign-in failed: {out.stderr.strip()[:200]}")
         b = Browser()
-        status, headers, _ = b.get(self.app + "/oauth2callback")
-        self.count("sign-in start", status)
-        back = self.consent(b, headers.get("Location"), account)
-        status, _, _ = b.get(back)
-        self.count("callback", status)
-        if status != 303:
-            raise RuntimeError(f"callback answered {status}")
+        b.set_cookie(json.loads(out.stdout)["cookie"])
         return b
-
-    def grant_gmail(self, b, account):
-        """Opens /gmail and follows it through the grant: /oauth2callback?grant=gmail, the
-        consent screen, and the callback."""
-        url = self.app + "/gmail"
-        for _ in range(5):
-            status, headers, _ = b.get(url)
-            if status not in (302, 303):
-                break
-            url = urllib.parse.urljoin(url, headers.get("Location"))
-            if url.startswith(self.emu):
-                url = self.consent(b, url, account)
-        self.count("gmail grant", status)
 
     # One step of each kind.
 
@@ -273,15 +255,15 @@ def main():
     p.add_argument("--web-client", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--driver", required=True, help="the bench driver (cargo example bench-driver)")
     args = p.parse_args()
     random.seed(1)
 
     soak = Soak(args)
     for account in ACCOUNTS:
-        for _ in range(4):
-            b = soak.sign_in(account)
+        for i in range(4):
+            b = soak.sign_in(account, grant="gmail" if i == 3 else None)
             soak.sessions.append((account, b))
-        soak.grant_gmail(soak.sessions[-1][1], account)
     # Warm up every path once before the first reading.
     for _ in range(200):
         soak.step()

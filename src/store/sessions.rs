@@ -30,8 +30,10 @@ pub struct DbSessionStore {
     db: Db,
     cipher: Cipher,
     /// States read by [`DbSessionStore::preload`] for the request in flight, by session row,
-    /// until actix-session asks [`SessionStore::load`] for them (moments later, in the same
-    /// request); `None`: the request's cookie names no live session.
+    /// until actix-session asks [`SessionStore::load`] for them; `None`: the request's cookie
+    /// names no live session. Each worker thread has a store of its own, and a request's
+    /// preload and load run in one poll of its future on that worker (no await between the
+    /// two), so no other request can take or replace its entry.
     preloaded: Arc<Mutex<HashMap<String, Option<State>>>>,
 }
 
@@ -93,7 +95,8 @@ impl DbSessionStore {
         Ok(Preloaded { id_hash, user })
     }
 
-    /// Drops what [`Self::preload`] left for a request whose session was never loaded.
+    /// Drops what [`Self::preload`] left for the request if actix-session did not take it
+    /// (a request it refused before loading the session); nothing otherwise.
     pub fn forget(&self, preloaded: &Preloaded) {
         self.waiting().remove(&preloaded.id_hash);
     }

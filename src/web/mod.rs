@@ -1,15 +1,17 @@
 //! The HTTP layer, by role. Handlers speak HTTP and call into `google`, `vault` and `store`;
 //! they never build SQL or provider wire formats themselves.
 //!
-//! - [`server`] assembles the actix `App` and `HttpServer` (and the metrics listener);
-//!   [`routes`] is the route table; [`state`] what handlers share.
-//! - [`handlers`]: one file per area. [`middleware`]: what wraps every request. [`extract`]:
-//!   who is asking (`CurrentUser`, `AdminUser`) and the rate-limit allowance.
-//! - Below them: [`page`] (the layout and the one place pages are rendered), [`errors`],
-//!   [`session`], [`csrf`], [`paging`], [`pending`], [`feature`], [`limits`].
+//! - [`server`] assembles the actix `App` and `HttpServer` (and the metrics listener) from
+//!   [`routes`], the route table, and [`middleware`], what wraps every request.
+//! - [`handlers`]: one file per area, under the routes. Beside them (neither imports the
+//!   other): [`middleware`].
+//! - Below both: [`extract`] (who is asking: `CurrentUser`, `AdminUser`; the rate-limit
+//!   allowance), [`state`] (what handlers share), [`page`] (the layout and the one place
+//!   pages are rendered), [`errors`], [`session`], [`csrf`], [`paging`], [`pending`],
+//!   [`feature`], [`limits`], [`paths`].
 //!
-//! Arrows point down that list: a middleware never imports a handler, and nothing below the
-//! handlers imports them.
+//! Arrows point down that list: no middleware reaches a handler, even through another module,
+//! and nothing below the handlers imports them.
 
 pub mod csrf;
 pub mod errors;
@@ -20,6 +22,7 @@ pub mod limits;
 pub mod middleware;
 pub mod page;
 pub mod paging;
+pub mod paths;
 pub mod pending;
 pub mod routes;
 pub mod server;

@@ -118,10 +118,14 @@ pub fn finish(mut res: HttpResponse, layout: &Layout) -> HttpResponse<BoxBody> {
     match (page.render)(layout) {
         Ok(body) => res.set_body(BoxBody::new(body)),
         Err(e) => {
+            // The response's other headers (a cookie it removes, Retry-After) still go out.
             tracing::error!(error = %e, "template failed to render");
-            HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body("Something went wrong.")
+            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            res.headers_mut().insert(
+                actix_web::http::header::CONTENT_TYPE,
+                actix_web::http::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            res.set_body(BoxBody::new("Something went wrong."))
         }
     }
 }

@@ -9,11 +9,7 @@ use actix_web::{guard, web, FromRequest, HttpResponse, Responder};
 use super::handlers::{
     account, admin, assets, authcode, gmail, health, home, oauth, risc as risc_receiver,
 };
-
-/// Where mobile apps send their codes (answered in JSON, even when refused early).
-pub const AUTHCODE: &str = "/authcode";
-/// Where the provider pushes security event tokens (Cross-Account Protection).
-pub const RISC: &str = "/risc";
+use super::paths::{AUTHCODE, RISC};
 
 /// Every route of the public server.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -33,7 +33,6 @@ pub fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Resu
         "oa_session"
     };
     let ttl = actix_web::cookie::time::Duration::seconds(settings.session_ttl.num_seconds());
-    let store = DbSessionStore::new(db.clone(), keys.sessions);
     let cookie_key = Key::from(&keys.cookie);
     let cookie_keys = cookie_keys::SessionCookieKeys::new(
         cookie_name,
@@ -42,14 +41,18 @@ pub fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Resu
         https,
         ttl,
     );
-    let preload = session::Preload {
-        store: store.clone(),
-        cookies: cookie_keys.clone(),
-    };
 
-    spawn_session_sweeper(db);
+    spawn_session_sweeper(db.clone());
+    let cipher = keys.sessions;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        // One store per worker thread: a request's preloaded state waits in it for
+        // actix-session's load, which runs in the same poll of the same worker.
+        let store = DbSessionStore::new(db.clone(), cipher.clone());
+        let preload = session::Preload {
+            store: store.clone(),
+            cookies: cookie_keys.clone(),
+        };
         let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
             .cookie_name(cookie_name.to_string())
             .cookie_secure(https)
@@ -62,7 +65,7 @@ pub fn serve(listener: TcpListener, state: AppState, keys: Keys) -> anyhow::Resu
         App::new()
             .wrap_fn(render::render)
             .wrap(sessions)
-            .wrap(preload.clone())
+            .wrap(preload)
             .wrap_fn(outage::on_save)
             .wrap_fn({
                 let keys = cookie_keys.clone();

@@ -134,6 +134,27 @@ on_both_backends! {
         assert_eq!(app.db.round_trips(), before);
     }
 
+    async fn views_with_one_cookie_at_once_are_each_one_round_trip_and_hers(app) {
+        app.sign_in(ALICE).await;
+        page(&app, "/").await;
+        // The app's workers each keep the session a view preloads for actix-session's load:
+        // fifty views with the same cookie at once never take each other's.
+        let before = app.db.round_trips();
+        let mut views = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (client, url) = (app.client.clone(), format!("{}/", app.addr));
+            views.spawn(async move { client.get(url).send().await.unwrap() });
+        }
+        while let Some(resp) = views.join_next().await {
+            let resp = resp.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = resp.text().await.unwrap();
+            assert!(body.contains("Alice Example"), "{body}");
+            assert_eq!(body.matches("data-testid=\"file\"").count(), 25);
+        }
+        assert_eq!(app.db.round_trips() - before, 50, "fifty views, fifty round trips");
+    }
+
     async fn the_session_slides_at_most_every_few_minutes(app) {
         app.sign_in(ALICE).await;
         page(&app, "/").await;

@@ -20,7 +20,7 @@ use futures_util::future::Either;
 
 use crate::web::errors::{app_refused, error_page};
 use crate::web::page::{finish, Layout};
-use crate::web::routes::AUTHCODE;
+use crate::web::paths::AUTHCODE;
 use crate::web::state::provider_name;
 
 /// The longest request target (path and query string) accepted, in bytes.

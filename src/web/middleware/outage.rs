@@ -17,7 +17,7 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 
 use crate::web::errors::database_outage;
 use crate::web::page::{finish, Layout};
-use crate::web::routes::AUTHCODE;
+use crate::web::paths::AUTHCODE;
 use crate::web::state::provider_name;
 
 /// Where [`after_routing`] leaves the request for [`on_save`].

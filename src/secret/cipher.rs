@@ -79,7 +79,7 @@ impl Cipher {
 
     /// The current key's id in hex: what an operator may print to tell keys apart.
     pub fn key_id(&self) -> String {
-        self.current.id.iter().map(|b| format!("{b:02x}")).collect()
+        super::hex(&self.current.id)
     }
 
     /// Which key sealed `sealed`, judged by the id it carries (nothing is decrypted).

@@ -141,8 +141,16 @@ pub fn double_hash_id(base64_value: &str) -> Option<String> {
     (bytes.len() == 64).then(|| hex(&bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `bytes` in lowercase hex, in one allocation (every signed-in request hashes its session
+/// key through this).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
 }
 
 impl std::fmt::Debug for Token {

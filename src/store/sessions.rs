@@ -2,8 +2,9 @@
 //! row is keyed by its SHA-256, holds the state sealed by the vault, and knows its user so that
 //! every session of a user can be ended at once (sign-out everywhere, admin revocation).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
 
 use actix_session::storage::{
     generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError,
@@ -17,7 +18,7 @@ use super::schema::sessions;
 use super::signed_in::{self, SignedInUser};
 use super::users::UserId;
 use super::{now, on_backend, AnyConnection, Db, DbError};
-use crate::secret::Cipher;
+use crate::secret::{hex, Cipher};
 
 /// Session key under which the signed-in user's id is kept.
 pub const USER_ID_KEY: &str = "user_id";
@@ -29,18 +30,24 @@ pub type State = HashMap<String, String>;
 pub struct DbSessionStore {
     db: Db,
     cipher: Cipher,
-    /// States read by [`DbSessionStore::preload`] for the request in flight, by session row,
-    /// until actix-session asks [`SessionStore::load`] for them; `None`: the request's cookie
-    /// names no live session. Each worker thread has a store of its own, and a request's
-    /// preload and load run in one poll of its future on that worker (no await between the
-    /// two), so no other request can take or replace its entry.
-    preloaded: Arc<Mutex<HashMap<String, Option<State>>>>,
+    /// The state [`DbSessionStore::preload`] read for the request in flight, until
+    /// actix-session asks [`SessionStore::load`] for it. Each worker thread has a store of its
+    /// own (so this is not `Send`), and a request's preload and load run in one poll of its
+    /// future on that worker, with no await between the two: no other request can take or
+    /// replace it.
+    waiting: Rc<RefCell<Option<Waiting>>>,
 }
 
-/// What [`DbSessionStore::preload`] read for a request: the session row's key, and the user it
+/// A session state read ahead, for the session key it belongs to (`None`: the key names no
+/// live session).
+struct Waiting {
+    session_key: String,
+    state: Option<State>,
+}
+
+/// What [`DbSessionStore::preload`] read for a request besides the state: the user the row
 /// names (with their grants and last sync) when its state names the same user.
 pub struct Preloaded {
-    id_hash: String,
     pub user: Option<SignedInUser>,
 }
 
@@ -49,7 +56,7 @@ impl DbSessionStore {
         Self {
             db,
             cipher,
-            preloaded: Arc::default(),
+            waiting: Rc::default(),
         }
     }
 
@@ -64,6 +71,7 @@ impl DbSessionStore {
     /// which hands it to the extractor through the request). An outage is the caller's to
     /// answer: nothing is waiting then.
     pub async fn preload(&self, session_key: &str) -> Result<Preloaded, DbError> {
+        self.waiting.take();
         let id_hash = hash(session_key);
         let lookup = id_hash.clone();
         let row = self
@@ -91,21 +99,17 @@ impl DbSessionStore {
             },
             None => (None, None),
         };
-        self.waiting().insert(id_hash.clone(), state);
-        Ok(Preloaded { id_hash, user })
+        self.waiting.replace(Some(Waiting {
+            session_key: session_key.to_string(),
+            state,
+        }));
+        Ok(Preloaded { user })
     }
 
-    /// Drops what [`Self::preload`] left for the request if actix-session did not take it
-    /// (a request it refused before loading the session); nothing otherwise.
-    pub fn forget(&self, preloaded: &Preloaded) {
-        self.waiting().remove(&preloaded.id_hash);
-    }
-
-    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<State>>> {
-        // The map holds no invariant a panic elsewhere could break.
-        self.preloaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Drops what [`Self::preload`] left if actix-session did not take it (a request it
+    /// refused before loading the session); nothing otherwise.
+    pub fn forget(&self) {
+        self.waiting.take();
     }
 
     /// The state sealed in a row; `None` for one that does not open (or parse).
@@ -149,8 +153,7 @@ pub fn aad(id_hash: &str) -> String {
 }
 
 fn hash(session_key: &str) -> String {
-    let digest = Sha256::digest(session_key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(session_key.as_bytes()))
 }
 
 fn hash_key(key: &SessionKey) -> String {
@@ -175,11 +178,12 @@ fn expiry(user: Option<i64>, ttl: &Duration) -> chrono::NaiveDateTime {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let id_hash = hash_key(key);
-        if let Some(preloaded) = self.waiting().remove(&id_hash) {
-            return Ok(preloaded);
+        let waiting = self.waiting.take();
+        if let Some(w) = waiting.filter(|w| w.session_key == key.as_ref()) {
+            return Ok(w.state);
         }
-        // Not preloaded (a concurrent request with the same cookie took it): the row alone.
+        // Not preloaded (no session middleware of the app's own in front): the row alone.
+        let id_hash = hash_key(key);
         let lookup = id_hash.clone();
         let row = self
             .db

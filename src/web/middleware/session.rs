@@ -40,14 +40,14 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(PreloadService {
             service: Rc::new(service),
-            preload: self.clone(),
+            preload: Rc::new(self.clone()),
         }))
     }
 }
 
 pub struct PreloadService<S> {
     service: Rc<S>,
-    preload: Preload,
+    preload: Rc<Preload>,
 }
 
 type Answer<B> = Result<ServiceResponse<EitherBody<B, BoxBody>>, Error>;
@@ -65,8 +65,9 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let Preload { store, cookies } = self.preload.clone();
+        let preload = Rc::clone(&self.preload);
         Box::pin(async move {
+            let Preload { store, cookies } = &*preload;
             let Some(key) = cookies.session_key(&req) else {
                 return Ok(service.call(req).await?.map_into_left_body());
             };
@@ -76,7 +77,7 @@ where
                         req.extensions_mut().insert(Loaded(user));
                     }
                     let res = service.call(req).await;
-                    store.forget(&preloaded);
+                    store.forget();
                     Ok(res?.map_into_left_body())
                 }
                 Err(DbError::Unavailable(e)) => {

@@ -441,12 +441,18 @@ def section_home(s, cookie, baseline_database):
         rows, base_rows = [], []
         for c in (1, 64):
             floor_runs, app_runs, base_runs = [], [], []
-            # The floor, then (with a baseline) the baseline's page and this build's, in turn.
-            for _ in range(RUNS):
+            # The floor, then (with a baseline) the baseline's page and this build's, each first in
+            # half of the runs (an even number of them): whichever goes second runs a little
+            # slower (seen with two copies of one build), so the order must not favour either.
+            runs = RUNS + RUNS % 2 if base else RUNS
+            for i in range(runs):
                 floor_runs.append(wrk(floor_url, c, [f"Authorization: Bearer {token}"], [("emu", s.emu_proc.pid)]))
-                if base:
-                    base_runs.append(wrk(f"{base.app}/", c, [f"Cookie: {base_cookie}"], base.both()))
-                app_runs.append(wrk(f"{s.app}/", c, [f"Cookie: {cookie}"], s.both()))
+                mine = lambda: app_runs.append(wrk(f"{s.app}/", c, [f"Cookie: {cookie}"], s.both()))
+                theirs = lambda: base_runs.append(
+                    wrk(f"{base.app}/", c, [f"Cookie: {base_cookie}"], base.both()))
+                order = (theirs, mine) if i % 2 == 0 else (mine, theirs)
+                for measure in order if base else (mine,):
+                    measure()
             rows.append((c, median_of(floor_runs), median_of(app_runs)))
             if base:
                 base_rows.append((c, rows[-1][1], median_of(base_runs), rows[-1][2]))
@@ -484,7 +490,8 @@ def section_home_baseline(s, base, rows):
     print(f"### Signed-in `GET /`, baseline beside this build ({s.backend})\n")
     print(f"Baseline: the binaries in `BENCH_BASELINE_BIN` ({BASELINE}), with their own emulator "
           "and database, alice signed in on each. In each of the runs, the floor (this build's "
-          "emulator), then the baseline's `GET /`, then this build's, so drift hits both; `wrk`, "
+          "emulator), then the baseline's `GET /` and this build's, each first in half of the runs "
+          "(an even number), so neither the order nor drift favours either; `wrk`, "
           "medians of the runs.\n")
     table(
         ["c", "", "req/s", "/floor", "p50", "p99", "app − floor p50", "app CPU/req", "emulator CPU/req",

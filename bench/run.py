@@ -31,9 +31,10 @@ Knobs (environment): BENCH_RUNS, BENCH_SECS, BENCH_SESSIONS (the session counts 
 section, default "1000,10000"), BENCH_USERS (100000), BENCH_AUTHCODES (codes per run, 1000),
 BENCH_ONLY (a comma-separated list of memory, home, gmail, signins, authcode, admin, storm: only
 those sections), TEST_POSTGRES_URL, BENCH_BASELINE_BIN (a folder with another build's
-`offline-access` and `google-emulator` release binaries: the `home` section then measures the
-signed-in `GET /` of that build too, on its own emulator and database, alternating its runs with
-this build's so that drift hits both, and prints both beside the floor).
+`offline-access` release binary: the `home` section then measures the signed-in `GET /` of that
+app too, with a database of its own and an emulator of its own of this build's, so both apps
+meet the same upstream; each build goes first in half of the runs, and both are printed beside
+the floor).
 
 This file only orchestrates (processes, `wrk`, medians, markdown): every browser flow (sign-ins,
 the consent form, the Gmail grant) and the database chores are the driver's (bench/driver/, the
@@ -488,8 +489,9 @@ def section_home(s, cookie, baseline_database):
 
 def section_home_baseline(s, base, rows):
     print(f"### Signed-in `GET /`, baseline beside this build ({s.backend})\n")
-    print(f"Baseline: the binaries in `BENCH_BASELINE_BIN` ({BASELINE}), with their own emulator "
-          "and database, alice signed in on each. In each of the runs, the floor (this build's "
+    print(f"Baseline: the app in `BENCH_BASELINE_BIN` ({BASELINE}), with a database of its own "
+          "and an emulator of its own of this build's (so both apps meet the same upstream), alice "
+          "signed in on each. In each of the runs, the floor (this build's "
           "emulator), then the baseline's `GET /` and this build's, each first in half of the runs "
           "(an even number), so neither the order nor drift favours either; `wrk`, "
           "medians of the runs.\n")
@@ -730,11 +732,11 @@ def run_backend(backend, database_url, work, baseline_database, note=None):
     print()
 
 
-def copy_binaries(source, dest):
-    """The app and the emulator copied from `source` into `dest`, so that every process of the
-    run is the same build even if target/ is rebuilt meanwhile; `dest`."""
+def copy_binaries(source, dest, names=BINARIES):
+    """The app and the emulator (`names`) copied from `source` into `dest`, so that every
+    process of the run is the same build even if target/ is rebuilt meanwhile; `dest`."""
     os.mkdir(dest)
-    for name in BINARIES:
+    for name in names:
         path = os.path.join(source, name)
         if not os.access(path, os.X_OK):
             fail(f"{path} is not an executable")
@@ -767,7 +769,7 @@ def header():
     print(f"- release build; app and emulator as separate processes on loopback; {RUNS} runs of "
           f"{SECS:g} s each (medians); backends: SQLite" + (", PostgreSQL" if PG_ADMIN else ""))
     if BASELINE:
-        print(f"- baseline for the signed-in page: the binaries in {BASELINE}")
+        print(f"- baseline for the signed-in page: the app in {BASELINE}, with this build's emulator")
     print()
 
 
@@ -782,7 +784,10 @@ def main():
     work = tempfile.mkdtemp(prefix="oa-bench-")
     BIN = copy_binaries(RELEASE, os.path.join(work, "bin"))
     if BASELINE:
-        BASELINE_BIN = copy_binaries(BASELINE, os.path.join(work, "bin-baseline"))
+        # The baseline's app, with this build's emulator: both apps meet the same upstream, so
+        # the comparison is of the apps alone.
+        BASELINE_BIN = copy_binaries(BASELINE, os.path.join(work, "bin-baseline"), ("offline-access",))
+        shutil.copy2(os.path.join(BIN, "google-emulator"), BASELINE_BIN)
     header()
     sqlite_dir = os.path.join(work, "sqlite")
     os.mkdir(sqlite_dir)

@@ -1,7 +1,8 @@
 //! The features that need scopes of their own, for incremental and granular authorization:
-//! each feature's scope is asked for when the feature
-//! is first used (`/oauth2callback?grant=gmail`, with `include_granted_scopes=true`), and a
-//! feature whose scope the user did not grant says so and offers to ask again.
+//! each feature's scope is asked for when the feature is first used
+//! (`/oauth2callback?grant=gmail`, with `include_granted_scopes=true`), and a feature whose
+//! scope the user just declined is remembered in the session, so its page explains instead of
+//! asking again (the pages themselves: `handlers::grant`).
 
 use actix_session::Session;
 

@@ -48,27 +48,49 @@ pub struct Limits {
 }
 
 /// The address of the client behind `req`: the peer, unless the peer is one of `trusted`
-/// proxies, in which case the last `X-Forwarded-For` entry that is not itself a trusted proxy.
-/// A header from any other peer is ignored (anyone can send one).
+/// proxies. Then `X-Forwarded-For` is walked from the right (the entry the nearest proxy
+/// appended first): trusted proxies are passed over, and the first other entry is the client.
+/// An entry that is not an address (`unknown`, an obfuscated `_hidden`, garbage) ends the walk
+/// at the hop that wrote it, the last trusted address: an entry further left was chosen by the
+/// client and is never taken. A header from any other peer is ignored (anyone can send one).
 pub fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
+    let peer = req.peer_addr()?.ip().to_canonical();
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = req
+    let header = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|a| !trusted.contains(a))
-            .unwrap_or(peer),
-    )
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut last_trusted = peer;
+    for entry in header.rsplit(',') {
+        match forwarded_address(entry) {
+            Some(addr) if trusted.contains(&addr) => last_trusted = addr,
+            Some(addr) => return Some(addr),
+            None => return Some(last_trusted),
+        }
+    }
+    Some(last_trusted)
+}
+
+/// One `X-Forwarded-For` entry as proxies write it: `203.0.113.9`, `203.0.113.9:4711`
+/// (Azure, some ingress controllers), `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:4711`,
+/// possibly quoted; `None` for anything else.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim().trim_matches('"');
+    let addr = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse().ok())
+        })?;
+    Some(addr.to_canonical())
 }
 
 #[cfg(test)]
@@ -108,5 +130,53 @@ mod tests {
             Some("198.51.100.7".parse().unwrap())
         );
         assert_eq!(client_address(&req, &[]), Some(proxy));
+    }
+
+    /// `X-Forwarded-For` as real proxies write it, behind the trusted proxy 10.0.0.1 (and, in
+    /// the last rows, a second trusted hop 10.0.0.2): the client address the app counts.
+    #[test]
+    fn forwarded_for_as_proxies_write_it() {
+        use actix_web::test::TestRequest;
+        let trusted: [IpAddr; 2] = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let cases = [
+            // nginx `$proxy_add_x_forwarded_for`, HAProxy `option forwardfor`, Envoy, AWS ALB,
+            // Google's load balancers: bare addresses, the client's own entries first.
+            ("198.51.100.7", "198.51.100.7"),
+            ("203.0.113.9, 198.51.100.7", "198.51.100.7"),
+            ("2001:db8::7", "2001:db8::7"),
+            // Azure Application Gateway and some ingress controllers add the client's port.
+            ("203.0.113.9, 198.51.100.7:54321", "198.51.100.7"),
+            ("[2001:db8::7]:54321", "2001:db8::7"),
+            ("[2001:db8::7]", "2001:db8::7"),
+            ("\"198.51.100.7\"", "198.51.100.7"),
+            // An IPv4 address written as IPv6.
+            ("::ffff:198.51.100.7", "198.51.100.7"),
+            // Squid's `forwarded_for off`, RFC 7239's obfuscated identifiers, garbage: the walk
+            // ends at the proxy that wrote them, never at a client-chosen entry further left.
+            ("203.0.113.9, unknown", "10.0.0.1"),
+            ("203.0.113.9, _hidden", "10.0.0.1"),
+            ("203.0.113.9, not an address", "10.0.0.1"),
+            ("203.0.113.9, ", "10.0.0.1"),
+            // Two trusted hops: both are passed over.
+            ("198.51.100.7, 10.0.0.2", "198.51.100.7"),
+            ("203.0.113.9, 198.51.100.7:1, 10.0.0.2:443", "198.51.100.7"),
+            ("203.0.113.9, unknown, 10.0.0.2", "10.0.0.2"),
+        ];
+        for (header, client) in cases {
+            let req = TestRequest::default()
+                .peer_addr("10.0.0.1:5000".parse().unwrap())
+                .insert_header(("X-Forwarded-For", header))
+                .to_http_request();
+            assert_eq!(
+                client_address(&req, &trusted),
+                Some(client.parse().unwrap()),
+                "{header:?}"
+            );
+        }
+        // No header: the proxy itself.
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .to_http_request();
+        assert_eq!(client_address(&req, &trusted), Some(trusted[0]));
     }
 }

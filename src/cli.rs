@@ -65,10 +65,87 @@ pub struct RekeyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminAction {
-    /// Make the user with this email an admin (they must have signed in once).
-    Grant { email: String },
+    /// Make the user with this verified email an admin (they must have signed in once).
+    Grant {
+        email: String,
+        #[command(flatten)]
+        account: AccountChoice,
+    },
     /// Take the admin role given with `grant` back.
-    Revoke { email: String },
+    Revoke {
+        email: String,
+        #[command(flatten)]
+        account: AccountChoice,
+    },
+}
+
+/// Which account, when several share an email (signed in through different providers).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AccountChoice {
+    /// The account's OpenID issuer (as `admin` lists it when the email is ambiguous).
+    #[arg(long, requires = "sub")]
+    pub issuer: Option<String>,
+    /// The account's subject at that issuer.
+    #[arg(long, requires = "issuer")]
+    pub sub: Option<String>,
+}
+
+impl AccountChoice {
+    /// The one account of `users` (all with the email) this command may act on, or why none.
+    fn pick(
+        &self,
+        email: &str,
+        users: Vec<crate::store::users::User>,
+        grant: bool,
+    ) -> Result<crate::store::users::User, String> {
+        if users.is_empty() {
+            return Err(format!(
+                "no user with the email {email} has signed in yet: they must sign in once first"
+            ));
+        }
+        let named: Vec<_> = users
+            .iter()
+            .filter(|u| match (&self.issuer, &self.sub) {
+                (Some(iss), Some(sub)) => &u.issuer == iss && &u.google_sub == sub,
+                _ => true,
+            })
+            .collect();
+        // Only an address the provider verified may become an admin: anyone can sign in with
+        // an unverified one.
+        let eligible: Vec<_> = named
+            .iter()
+            .filter(|u| !grant || u.email_verified)
+            .collect();
+        match eligible.as_slice() {
+            [one] => Ok((**one).clone()),
+            [] if named.is_empty() => Err(format!(
+                "no account with the email {email} has that issuer and subject"
+            )),
+            [] => Err(format!(
+                "{email} has not been verified by the provider of any account that uses it: \
+                 nobody was made an admin"
+            )),
+            several => Err(format!(
+                "{} accounts use the email {email}; nothing was changed. Name one with \
+                 --issuer and --sub:\n{}",
+                several.len(),
+                several
+                    .iter()
+                    .map(|u| format!(
+                        "  --issuer {} --sub {}{}",
+                        u.issuer,
+                        u.google_sub,
+                        if u.email_verified {
+                            ""
+                        } else {
+                            "  (unverified)"
+                        }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -231,16 +308,18 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 async fn admin(action: AdminAction) -> Result<(), CliError> {
     use crate::store::{audit, users, Db};
     let settings = Settings::from_env()?;
-    let (email, grant) = match &action {
-        AdminAction::Grant { email } => (email.clone(), true),
-        AdminAction::Revoke { email } => (email.clone(), false),
+    let (email, grant, account) = match &action {
+        AdminAction::Grant { email, account } => (email.clone(), true, account.clone()),
+        AdminAction::Revoke { email, account } => (email.clone(), false, account.clone()),
     };
     let database = settings.database.clone();
     let lookup = email.clone();
     let user = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let db = Db::connect(&database)?;
-        let Some(user) = db.run_blocking(|c| users::find_by_email(c, &lookup))? else {
-            return Ok(None);
+        let all = db.run_blocking(|c| users::all_by_email(c, &lookup))?;
+        let user = match account.pick(&lookup, all, grant) {
+            Ok(user) => user,
+            Err(why) => return Ok(Err(why)),
         };
         db.run_blocking(|c| {
             use diesel::Connection;
@@ -262,15 +341,11 @@ async fn admin(action: AdminAction) -> Result<(), CliError> {
                 )
             })
         })?;
-        Ok(Some(user))
+        Ok(Ok(user))
     })
     .await
     .map_err(anyhow::Error::from)??;
-    let Some(user) = user else {
-        return Err(CliError::Other(anyhow::anyhow!(
-            "no user with the email {email} has signed in yet: they must sign in once first"
-        )));
-    };
+    let user = user.map_err(|why| CliError::Other(anyhow::anyhow!(why)))?;
     if grant {
         println!("{} is now an admin", user.email);
     } else if settings.is_admin_email(&user.email, user.email_verified) {

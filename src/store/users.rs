@@ -109,14 +109,15 @@ pub fn find(conn: &mut AnyConnection, id: UserId) -> anyhow::Result<Option<User>
         .context("loading a user")
 }
 
-/// The user with this email (case-insensitive), if one has signed in.
-pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> anyhow::Result<Option<User>> {
+/// Every user with `email` (compared without case), oldest first: the same address may have
+/// signed in through several providers, or unverified.
+pub fn all_by_email(conn: &mut AnyConnection, email: &str) -> anyhow::Result<Vec<User>> {
     users::table
         .filter(lower(users::email).eq(email.to_lowercase()))
+        .order(users::id)
         .select(User::as_select())
-        .first(conn)
-        .optional()
-        .context("looking up a user by email")
+        .load(conn)
+        .context("looking up users by email")
 }
 
 /// Grants or takes back the admin role given on the command line.

@@ -542,5 +542,34 @@ on_both_backends! {
         let out = admin(&["grant", "nobody@example.test"]);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("must sign in once first"));
+
+        // Someone signed in first with Carol's address through a provider that did not verify
+        // it: the command makes nobody an admin.
+        let account = |sub: &str, email: &str, verified: bool, issuer: &str| {
+            app.sql(&format!(
+                "INSERT INTO users (google_sub, email, email_verified, name, is_admin, created_at, \
+                 last_seen_at, issuer, blocked_by_provider) VALUES ('{sub}', '{email}', {verified}, \
+                 'Someone', FALSE, '2026-01-01 00:00:00', '2026-01-01 00:00:00', '{issuer}', FALSE)"
+            ))
+        };
+        account("attacker", "carol@example.test", false, "https://evil.example.test");
+        let out = admin(&["grant", "carol@example.test"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("has not been verified"), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(app.count_rows("users WHERE is_admin"), 0);
+        // Two verified accounts share Alice's address: the command says so and changes nothing
+        // until one is named.
+        account("other-alice", "alice@example.test", true, "https://other.example.test");
+        let out = admin(&["grant", "alice@example.test"]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("2 accounts use the email alice@example.test"), "{stderr}");
+        assert!(stderr.contains("--issuer https://other.example.test --sub other-alice"), "{stderr}");
+        assert_eq!(app.count_rows("users WHERE is_admin"), 0);
+        let out = admin(&["grant", "alice@example.test", "--issuer", "https://other.example.test", "--sub", "other-alice"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(app.count_rows("users WHERE is_admin AND google_sub = 'other-alice'"), 1);
+        assert_eq!(app.count_rows("users WHERE is_admin"), 1);
+        assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::FORBIDDEN, "the real Alice is not the one named");
     }
 }

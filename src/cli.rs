@@ -77,6 +77,12 @@ pub enum AdminAction {
         #[command(flatten)]
         account: AccountChoice,
     },
+    /// Allow a blocked user to sign in again (as Unblock on the dashboard does).
+    Unblock {
+        email: String,
+        #[command(flatten)]
+        account: AccountChoice,
+    },
 }
 
 /// Which account, when several share an email (signed in through different providers).
@@ -308,10 +314,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 async fn admin(action: AdminAction) -> Result<(), CliError> {
     use crate::store::{audit, users, Db};
     let settings = Settings::from_env()?;
-    let (email, grant, account) = match &action {
-        AdminAction::Grant { email, account } => (email.clone(), true, account.clone()),
-        AdminAction::Revoke { email, account } => (email.clone(), false, account.clone()),
+    let (email, account) = match &action {
+        AdminAction::Grant { email, account }
+        | AdminAction::Revoke { email, account }
+        | AdminAction::Unblock { email, account } => (email.clone(), account.clone()),
     };
+    let grant = matches!(action, AdminAction::Grant { .. });
+    let unblock = matches!(action, AdminAction::Unblock { .. });
     let database = settings.database.clone();
     let lookup = email.clone();
     let user = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -324,16 +333,22 @@ async fn admin(action: AdminAction) -> Result<(), CliError> {
         db.run_blocking(|c| {
             use diesel::Connection;
             c.transaction::<_, anyhow::Error, _>(|c| {
-                users::set_admin(c, user.user_id(), grant)?;
+                let action = if unblock {
+                    users::set_blocked(c, user.user_id(), false)?;
+                    "admin.unblock"
+                } else {
+                    users::set_admin(c, user.user_id(), grant)?;
+                    if grant {
+                        "admin.grant"
+                    } else {
+                        "admin.take_back"
+                    }
+                };
                 audit::record(
                     c,
                     &audit::NewEntry {
                         actor: None,
-                        action: if grant {
-                            "admin.grant"
-                        } else {
-                            "admin.take_back"
-                        },
+                        action,
                         target: Some(user.user_id()),
                         detail: "on the command line",
                         outcome: "done",
@@ -346,7 +361,9 @@ async fn admin(action: AdminAction) -> Result<(), CliError> {
     .await
     .map_err(anyhow::Error::from)??;
     let user = user.map_err(|why| CliError::Other(anyhow::anyhow!(why)))?;
-    if grant {
+    if unblock {
+        println!("{} may sign in again", user.email);
+    } else if grant {
         println!("{} is now an admin", user.email);
     } else if settings.is_admin_email(&user.email, user.email_verified) {
         println!(

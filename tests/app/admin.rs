@@ -135,6 +135,29 @@ on_both_backends! {
         assert_eq!(app.count_rows("audit_log"), 0);
     }
 
+    async fn an_admin_cannot_revoke_or_block_themselves(app) {
+        let admin = app.sign_in_new_browser(&app.addr, ADMIN).await;
+        let me = app.user_id(ADMIN).0;
+        let (status, page) = body_of(&admin, &format!("{}/admin/users/{me}", app.addr)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!page.contains("data-testid=\"revoke\""), "no Revoke button on one's own account");
+        assert!(page.contains("data-testid=\"own-account\""), "{page}");
+        let revoke = format!("{}/admin/users/{me}/revoke", app.addr);
+        let (status, page) = body_of(&admin, &revoke).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("cannot revoke or block your own account"), "{page}");
+        // A forged POST with a valid token: refused, nothing changed.
+        let csrf = csrf_in(&body_of(&admin, &format!("{}/account/disconnect", app.addr)).await.1);
+        let resp = post(&admin, &revoke, &[("csrf", csrf.as_str()), ("block", "on")]).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.count_rows("users WHERE disabled_at IS NOT NULL"), 0);
+        assert_eq!(app.credential(ADMIN).0, "active");
+        assert_eq!(app.emu_count("POST /revoke").await, 0);
+        assert_eq!(app.count_rows("audit_log"), 0);
+        let (status, _) = body_of(&admin, &format!("{}/admin/users", app.addr)).await;
+        assert_eq!(status, StatusCode::OK, "still signed in, still an admin");
+    }
+
     async fn an_admin_revoke_ends_everything_on_every_instance(app) {
         let (b, _) = app.second_instance().await;
         // Bob is signed in on instance B; the admin works on instance A.

@@ -571,5 +571,14 @@ on_both_backends! {
         assert_eq!(app.count_rows("users WHERE is_admin AND google_sub = 'other-alice'"), 1);
         assert_eq!(app.count_rows("users WHERE is_admin"), 1);
         assert_eq!(app.get("/admin/users").await.status(), reqwest::StatusCode::FORBIDDEN, "the real Alice is not the one named");
+
+        // A blocked user is let back in from the command line (an admin who blocked themselves
+        // has no dashboard left to do it from).
+        app.sql("UPDATE users SET disabled_at = '2026-01-01 00:00:00' WHERE google_sub = 'attacker'");
+        let out = admin(&["unblock", "carol@example.test"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("carol@example.test may sign in again"));
+        assert_eq!(app.count_rows("users WHERE disabled_at IS NOT NULL"), 0);
+        assert_eq!(app.count_rows("audit_log WHERE action = 'admin.unblock'"), 1);
     }
 }

@@ -58,7 +58,13 @@ struct Show {
     entries: Vec<Entry>,
     /// The token the Unblock form carries.
     csrf: String,
+    /// The admin is looking at their own account: no Revoke (they would lock themselves out).
+    is_self: bool,
 }
+
+/// An admin may not revoke or block themselves from the dashboard: the next sign-in would be
+/// refused, with no admin left to unblock them. Disconnect on their account page remains.
+const NOT_YOURSELF: &str = "You cannot revoke or block your own account here. To end this app's access to your account, use Disconnect on your account page; to be blocked, ask another administrator.";
 
 #[derive(Template)]
 #[template(path = "admin/revoke.html")]
@@ -115,13 +121,15 @@ pub async fn show(
     admin: AdminUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let (target, entries) = load(&state, id.into_inner()).await?;
+    let id = id.into_inner();
+    let (target, entries) = load(&state, id).await?;
     Ok(render(
         StatusCode::OK,
         Show {
             target,
             entries,
             csrf: admin.0.csrf.clone(),
+            is_self: admin.0.id() == UserId(id),
         },
     ))
 }
@@ -131,7 +139,11 @@ pub async fn confirm_revoke(
     admin: AdminUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let (target, _) = load(&state, id.into_inner()).await?;
+    let id = id.into_inner();
+    if admin.0.id() == UserId(id) {
+        return Err(AppError::Forbidden(NOT_YOURSELF));
+    }
+    let (target, _) = load(&state, id).await?;
     Ok(render(
         StatusCode::OK,
         Confirm {
@@ -160,6 +172,10 @@ pub async fn revoke(
     csrf::verify(&session, &form.csrf)?;
     let id = id.into_inner();
     let target = UserId(id);
+    if admin.0.id() == target {
+        tracing::warn!(user_id = id, "an admin tried to revoke their own account");
+        return Err(AppError::Forbidden(NOT_YOURSELF));
+    }
     if state
         .db
         .run(move |c| users::find(c, target))

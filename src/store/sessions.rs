@@ -45,12 +45,6 @@ struct Waiting {
     state: Option<State>,
 }
 
-/// What [`DbSessionStore::preload`] read for a request besides the state: the user the row
-/// names (with their grants and last sync) when its state names the same user.
-pub struct Preloaded {
-    pub user: Option<SignedInUser>,
-}
-
 impl DbSessionStore {
     pub fn new(db: Db, cipher: Cipher) -> Self {
         Self {
@@ -70,8 +64,7 @@ impl DbSessionStore {
     /// waits here for [`SessionStore::load`], the user goes back to the caller (a middleware,
     /// which hands it to the extractor through the request). An outage is the caller's to
     /// answer: nothing is waiting then.
-    pub async fn preload(&self, session_key: &str) -> Result<Preloaded, DbError> {
-        self.waiting.take();
+    pub async fn preload(&self, session_key: &str) -> Result<Option<SignedInUser>, DbError> {
         let id_hash = hash(session_key);
         let lookup = id_hash.clone();
         let row = self
@@ -103,7 +96,7 @@ impl DbSessionStore {
             session_key: session_key.to_string(),
             state,
         }));
-        Ok(Preloaded { user })
+        Ok(user)
     }
 
     /// Drops what [`Self::preload`] left if actix-session did not take it (a request it

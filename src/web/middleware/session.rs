@@ -72,8 +72,8 @@ where
                 return Ok(service.call(req).await?.map_into_left_body());
             };
             match store.preload(&key).await {
-                Ok(mut preloaded) => {
-                    if let Some(user) = preloaded.user.take() {
+                Ok(user) => {
+                    if let Some(user) = user {
                         req.extensions_mut().insert(Loaded(user));
                     }
                     let res = service.call(req).await;

@@ -326,10 +326,9 @@ async fn admin(action: AdminAction) -> Result<(), CliError> {
     let user = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let db = Db::connect(&database)?;
         let all = db.run_blocking(|c| users::all_by_email(c, &lookup))?;
-        let user = match account.pick(&lookup, all, grant) {
-            Ok(user) => user,
-            Err(why) => return Ok(Err(why)),
-        };
+        let user = account
+            .pick(&lookup, all, grant)
+            .map_err(anyhow::Error::msg)?;
         db.run_blocking(|c| {
             use diesel::Connection;
             c.transaction::<_, anyhow::Error, _>(|c| {
@@ -356,11 +355,10 @@ async fn admin(action: AdminAction) -> Result<(), CliError> {
                 )
             })
         })?;
-        Ok(Ok(user))
+        Ok(user)
     })
     .await
     .map_err(anyhow::Error::from)??;
-    let user = user.map_err(|why| CliError::Other(anyhow::anyhow!(why)))?;
     if unblock {
         println!("{} may sign in again", user.email);
     } else if grant {

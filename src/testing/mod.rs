@@ -29,11 +29,6 @@ pub enum Backend {
     Postgres,
 }
 
-impl Backend {
-    /// Every backend, SQLite first.
-    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
-}
-
 /// Defines, for each `async fn name(app) { … }`, a module `name` with two tests, `sqlite` and
 /// `postgres`, running the body against an app on a fresh database of each backend. The
 /// PostgreSQL one runs when `TEST_POSTGRES_URL` is set (CI sets it) and says so when it is not.
